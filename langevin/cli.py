@@ -1,0 +1,243 @@
+"""Kinetics commands: ``nanopore rates``, ``nanopore hysteresis``, ``nanopore cycle``."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from pathlib import Path
+
+import click
+import numpy as np
+
+from langevin.basins import BasinError
+from nanopore.profile import ProfileError, load_profile, profile_arrays, select_voltage, write_dataset
+
+
+def _friendly_errors(func):
+    """Turn expected input errors into one-line click errors (exit code 1)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (ProfileError, BasinError, FileNotFoundError, ValueError, RuntimeError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+def _show_warnings(func):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = func(*args, **kwargs)
+        for w in caught:
+            if issubclass(w.category, (UserWarning, RuntimeWarning)):
+                click.echo(f"warning: {w.message}", err=True)
+        return result
+
+    return wrapper
+
+
+def parse_floats(text: str | None, name: str) -> np.ndarray | None:
+    """Parse a comma-separated list of numbers for option ``name``."""
+    if text is None:
+        return None
+    try:
+        values = np.array([float(v) for v in text.split(",") if v.strip()])
+    except ValueError:
+        raise click.BadParameter(f"expected numbers separated by commas, got '{text}'",
+                                 param_hint=name) from None
+    if values.size == 0:
+        raise click.BadParameter("expected at least one number", param_hint=name)
+    return values
+
+
+basin_options = [
+    click.option("--dry", type=float, help="N of the dry minimum (molecules); default: found."),
+    click.option("--wet", type=float, help="N of the wet minimum (molecules); default: found."),
+    click.option("--barrier", type=float, help="N of the barrier top (molecules); default: found."),
+]
+
+
+def with_basin_options(func):
+    for option in reversed(basin_options):
+        func = option(func)
+    return func
+
+
+@click.command()
+@click.argument("profile_path", metavar="PROFILE.nc", type=click.Path(dir_okay=False))
+@click.option("--method", type=click.Choice(["exact", "kramers", "fokker-planck", "langevin"]),
+              default="exact", show_default=True, help="How mean first-passage times are computed.")
+@click.option("--voltages", help="Comma-separated voltages (V) at which to evaluate the fitted "
+              "voltage model, e.g. 0.1,0.2,0.35; default: the profile's own voltages.")
+@with_basin_options
+@click.option("--trajectories", default=500, show_default=True, help="Langevin: trajectories per rate.")
+@click.option("--seed", default=0, show_default=True, help="Langevin: random seed.")
+@click.option("--time-step", type=float, help="Langevin: time step (ps); default: chosen from the profile.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Rates dataset to write (.nc).")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Plot of rates vs voltage (.png/.pdf).")
+@_friendly_errors
+@_show_warnings
+def rates(profile_path, method, voltages, dry, wet, barrier, trajectories, seed, time_step, output, plot):
+    """Wetting and drying rates k_wet, k_dry (1/s) of the pore in PROFILE.nc.
+
+    k_wet = 1/MFPT from the dry to the wet minimum (reflecting below), k_dry = 1/MFPT
+    from the wet to the dry minimum (reflecting above). With a voltage dimension the
+    rates are computed at every voltage.
+    """
+    from langevin.plots import format_table
+    from langevin.rates import rates_dataset
+    from nanopore.voltage_model import VoltageModel
+
+    ds = load_profile(profile_path)
+    volts = parse_floats(voltages, "--voltages")
+    if volts is not None:
+        model = VoltageModel.fit(ds)
+        grid, free_energy, diffusion = model.n, model.free_energy(volts), model.diffusion_at(volts)
+    elif "voltage" in ds["free_energy"].dims:
+        volts = ds["voltage"].values
+        grid = ds["n"].values
+        free_energy = ds["free_energy"].values
+        diffusion = ds["diffusion"].values
+    else:
+        grid, free_energy, diffusion = profile_arrays(ds)
+    result = rates_dataset(
+        grid, free_energy, diffusion, volts, method=method, dry=dry, wet=wet, barrier=barrier,
+        temperature=float(ds.attrs["temperature"]), inputs=[str(profile_path)],
+        **({"n_trajectories": trajectories, "seed": seed, "time_step": time_step,
+            "progress": True} if method == "langevin" else {}),
+    )
+    v = np.atleast_1d(result["voltage"].values) if "voltage" in result.dims else [float("nan")]
+    rows = []
+    for k in range(len(v)):
+        pick = (lambda name: float(np.atleast_1d(result[name].values)[k]))
+        rows.append([v[k], pick("k_wet"), pick("k_dry"), pick("barrier_wetting"),
+                     pick("barrier_drying"), pick("n_dry"), pick("n_wet")])
+    click.echo(format_table(["V (V)", "k_wet (1/s)", "k_dry (1/s)", "dG_wet (kT)",
+                             "dG_dry (kT)", "N_dry", "N_wet"], rows))
+    if output:
+        write_dataset(result, output)
+        click.echo(f"wrote {output}")
+    if plot:
+        if "voltage" not in result.dims:
+            raise click.ClickException("--plot needs rates at several voltages")
+        from langevin.plots import plot_rates
+
+        plot_rates(result, plot)
+        click.echo(f"wrote {plot}")
+
+
+@click.command()
+@click.argument("profile_path", metavar="PROFILE.nc", type=click.Path(dir_okay=False))
+@click.option("--amplitude", "-a", type=float, required=True, help="Drive amplitude V0 (V).")
+@click.option("--frequency", "-f", "frequencies", type=float, multiple=True, required=True,
+              help="Drive frequency (Hz); repeat for several.")
+@click.option("--model", type=click.Choice(["master", "fokker-planck", "langevin"]),
+              default="master", show_default=True, help="Kinetic model.")
+@click.option("--g-wet", type=float, default=1.0, show_default=True, help="Wet-pore conductance (nS).")
+@click.option("--g-dry", type=float, default=0.0, show_default=True, help="Dry-pore conductance (nS).")
+@click.option("--conductance", "conductance_form", type=click.Choice(["two-level", "linear"]),
+              default="two-level", show_default=True, help="G from P_wet, or G(N) linear in filling.")
+@click.option("--periods", default=4, show_default=True, help="Periods simulated (the last is reported).")
+@click.option("--steps", default=400, show_default=True, help="Time steps per period.")
+@click.option("--symmetric/--asymmetric", default=None,
+              help="Impose a(N) = 0 in the voltage model (default: from the profile).")
+@with_basin_options
+@click.option("--trajectories", default=2000, show_default=True, help="Langevin: ensemble size.")
+@click.option("--seed", default=0, show_default=True, help="Langevin: random seed.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Loop dataset to write (.nc).")
+@click.option("--plot", type=click.Path(dir_okay=False), help="I-V loops and loop area (.png/.pdf).")
+@_friendly_errors
+@_show_warnings
+def hysteresis(profile_path, amplitude, frequencies, model, g_wet, g_dry, conductance_form, periods,
+               steps, symmetric, dry, wet, barrier, trajectories, seed, output, plot):
+    """Memristor I-V loops under V(t) = V0 sin(2 pi f t) for the pore in PROFILE.nc.
+
+    The profile needs two or more voltages (the voltage model is fitted to them).
+    Prints the loop area, pinch and switching voltages per frequency.
+    """
+    from langevin.conductance import ConductanceModel
+    from langevin.hysteresis import memristor_loops
+    from langevin.plots import format_table
+    from nanopore.voltage_model import VoltageModel
+
+    ds = load_profile(profile_path)
+    voltage_model = VoltageModel.fit(ds, symmetric=symmetric)
+    loops = memristor_loops(
+        voltage_model, amplitude, frequencies, method=model,
+        conductance=ConductanceModel(g_dry * 1e-9, g_wet * 1e-9, conductance_form),
+        n_periods=periods, steps_per_period=steps, n_trajectories=trajectories, seed=seed,
+        progress=True, inputs=[str(profile_path)], dry=dry, wet=wet, barrier=barrier,
+    )
+    rows = [[f, a, p, vw, vd, e] for f, a, p, vw, vd, e in zip(
+        loops["frequency"].values, loops["loop_area"].values, loops["pinch"].values,
+        loops["wetting_voltage"].values, loops["drying_voltage"].values,
+        loops["periodic_error"].values)]
+    click.echo(format_table(["f (Hz)", "loop area", "pinch", "V_wet (V)", "V_dry (V)",
+                             "periodic err"], rows))
+    if output:
+        write_dataset(loops, output)
+        click.echo(f"wrote {output}")
+    if plot:
+        from langevin.plots import plot_loops
+
+        plot_loops(loops, plot)
+        click.echo(f"wrote {plot}")
+
+
+@click.command()
+@click.argument("profile_path", metavar="PROFILE.nc", type=click.Path(dir_okay=False))
+@click.option("--pressure-low", type=float, default=0.0, show_default=True, help="Lowest pressure (MPa).")
+@click.option("--pressure-high", type=float, required=True, help="Highest pressure (MPa).")
+@click.option("--pressure-rate", "rates_", type=float, multiple=True, required=True,
+              help="Ramp rate |dP/dt| (MPa/s); repeat for several.")
+@click.option("--temperature", "temperatures", type=float, multiple=True,
+              help="Temperature (K); repeat for several; default: the profile's.")
+@click.option("--reference-pressure", type=float, default=0.0, show_default=True,
+              help="Pressure at which the profile was computed (MPa).")
+@click.option("--voltage", type=float, help="Profile voltage to use (V), if it has several.")
+@click.option("--model", type=click.Choice(["master", "fokker-planck"]), default="master",
+              show_default=True, help="Kinetic model.")
+@click.option("--steps", default=800, show_default=True, help="Time steps per cycle.")
+@with_basin_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Cycle dataset to write (.nc).")
+@click.option("--plot", type=click.Path(dir_okay=False), help="P-V cycles and switching pressures.")
+@_friendly_errors
+@_show_warnings
+def cycle(profile_path, pressure_low, pressure_high, rates_, temperatures, reference_pressure,
+          voltage, model, steps, dry, wet, barrier, output, plot):
+    """Intrusion/extrusion cycles under triangular pressure ramps for PROFILE.nc.
+
+    Omega(N; P) = Omega(N; P0) - (P - P0) v_l N. Prints intrusion and extrusion
+    pressures (MPa) per temperature and ramp rate.
+    """
+    from langevin.intrusion import intrusion_cycles
+    from langevin.plots import format_table
+
+    ds = load_profile(profile_path)
+    if "voltage" in ds["free_energy"].dims and voltage is None:
+        voltage = float(ds["voltage"].values[np.argmin(np.abs(ds["voltage"].values))])
+    grid, free_energy, diffusion = profile_arrays(select_voltage(ds, voltage))
+    cycles = intrusion_cycles(
+        grid, free_energy, diffusion, float(ds.attrs["temperature"]), pressure_low, pressure_high,
+        rates_, temperatures or None, method=model, steps_per_cycle=steps,
+        reference_pressure=reference_pressure, progress=True, inputs=[str(profile_path)],
+        dry=dry, wet=wet, barrier=barrier,
+    )
+    rows = []
+    for i, t in enumerate(cycles["temperature"].values):
+        for j, r in enumerate(cycles["ramp_rate"].values):
+            rows.append([t, r, float(cycles["intrusion_pressure"][i, j]),
+                         float(cycles["extrusion_pressure"][i, j])])
+    click.echo(format_table(["T (K)", "rate (MPa/s)", "P_int (MPa)", "P_ext (MPa)"], rows))
+    if output:
+        write_dataset(cycles, output)
+        click.echo(f"wrote {output}")
+    if plot:
+        from langevin.plots import plot_cycles
+
+        plot_cycles(cycles, Path(plot))
+        click.echo(f"wrote {plot}")

@@ -1,0 +1,145 @@
+"""Figures of kinetic results: I-V loops, loop area vs frequency, rates vs voltage, P-V cycles.
+
+matplotlib is imported lazily with the non-interactive Agg backend, so the functions
+work on clusters without a display.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_loops(loops: xr.Dataset, path: str | Path) -> Path:
+    """I-V loops coloured by frequency (left) and loop area vs frequency (right).
+
+    Parameters
+    ----------
+    loops : xarray.Dataset
+        Output of :func:`langevin.hysteresis.memristor_loops`.
+    path : str or Path
+        Image file to write (PNG, PDF, SVG).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    plt = _pyplot()
+    fig, (ax_iv, ax_area) = plt.subplots(1, 2, figsize=(10, 4.2), constrained_layout=True)
+    freqs = loops["frequency"].values
+    cmap = plt.get_cmap("viridis")
+    for k, f in enumerate(freqs):
+        colour = cmap(k / max(1, freqs.size - 1))
+        ax_iv.plot(loops["voltage"][k], loops["current"][k] * 1e9, color=colour, lw=1.5,
+                   label=f"{f:.3g} Hz")
+    ax_iv.axhline(0, color="0.7", lw=0.5)
+    ax_iv.axvline(0, color="0.7", lw=0.5)
+    ax_iv.set_xlabel("voltage (V)")
+    ax_iv.set_ylabel("current (nA)")
+    ax_iv.set_title("I-V loops")
+    ax_iv.legend(fontsize=8, frameon=False)
+    ax_area.semilogx(freqs, loops["loop_area"], "o-", color="k")
+    ax_area.set_xlabel("drive frequency (Hz)")
+    ax_area.set_ylabel("normalised loop area")
+    ax_area.set_title(f"V0 = {loops.attrs.get('amplitude', float('nan')):.3g} V")
+    path = Path(path)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
+
+
+def plot_rates(rates: xr.Dataset, path: str | Path) -> Path:
+    """Wetting and drying rates vs voltage on a log scale.
+
+    Parameters
+    ----------
+    rates : xarray.Dataset
+        Output of :func:`langevin.rates.rates_dataset` with a ``voltage`` dimension.
+    path : str or Path
+        Image file to write.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 4), constrained_layout=True)
+    v = rates["voltage"].values
+    for name, colour, label in (("k_wet", "tab:blue", "wetting"), ("k_dry", "tab:red", "drying")):
+        error = rates.get(f"{name}_error")
+        if error is not None:
+            ax.errorbar(v, rates[name], yerr=error, fmt="o", color=colour, label=label)
+        else:
+            ax.plot(v, rates[name], "o-", color=colour, label=label, ms=3)
+    ax.set_yscale("log")
+    ax.set_xlabel("voltage (V)")
+    ax.set_ylabel("rate (1/s)")
+    ax.legend(frameon=False)
+    path = Path(path)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
+
+
+def plot_cycles(cycles: xr.Dataset, path: str | Path) -> Path:
+    """P-V intrusion/extrusion cycles and intrusion/extrusion pressures vs ramp rate.
+
+    Parameters
+    ----------
+    cycles : xarray.Dataset
+        Output of :func:`langevin.intrusion.intrusion_cycles`.
+    path : str or Path
+        Image file to write.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    plt = _pyplot()
+    fig, (ax_pv, ax_p) = plt.subplots(1, 2, figsize=(10, 4.2), constrained_layout=True)
+    temps = cycles["temperature"].values
+    rates = cycles["ramp_rate"].values
+    cmap = plt.get_cmap("plasma")
+    for i, temperature in enumerate(temps):
+        for j, rate in enumerate(rates):
+            colour = cmap((i * rates.size + j) / max(1, temps.size * rates.size - 1))
+            ax_pv.plot(cycles["pressure"][i, j], cycles["intruded_volume"][i, j], color=colour,
+                       label=f"{temperature:.0f} K, {rate:.3g} MPa/s")
+        ax_p.semilogx(rates, cycles["intrusion_pressure"][i], "o-", label=f"intrusion {temperature:.0f} K")
+        ax_p.semilogx(rates, cycles["extrusion_pressure"][i], "s--", label=f"extrusion {temperature:.0f} K")
+    ax_pv.set_xlabel("pressure (MPa)")
+    ax_pv.set_ylabel("intruded volume (nm$^3$)")
+    ax_pv.legend(fontsize=7, frameon=False)
+    ax_p.set_xlabel("ramp rate (MPa/s)")
+    ax_p.set_ylabel("pressure (MPa)")
+    ax_p.legend(fontsize=7, frameon=False)
+    path = Path(path)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
+
+
+def format_table(header: list[str], rows: list[list[object]]) -> str:
+    """Plain-text table with right-aligned columns (numbers in 4 significant digits)."""
+    def cell(value: object) -> str:
+        if isinstance(value, (float, np.floating)):
+            return f"{value:.4g}"
+        return str(value)
+
+    text = [[cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[k]) for r in text)) if text else len(h) for k, h in enumerate(header)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in text]
+    return "\n".join(lines)
