@@ -61,12 +61,17 @@ def log_mfpt_upward(
         raise ValueError("upward passage needs start < target")
     log_inner = _log_cumulative_trapezoid(-free_energy, grid)
     log_integrand = free_energy + log_inner - np.log(diffusion)
-    index = np.arange(grid.size)
-    inside = (index >= start[..., None]) & (index <= target[..., None])
-    log_integrand = np.where(inside, log_integrand, -np.inf)
-    log_outer = _log_cumulative_trapezoid(log_integrand, grid)
-    last = np.take_along_axis(log_outer, target[..., None], axis=-1)[..., 0]
-    return last
+    segment = np.arange(grid.size - 1)
+    inside = (segment >= start[..., None]) & (segment < target[..., None])
+    shift = np.max(np.where(inside, log_integrand[..., :-1], -np.inf), axis=-1, keepdims=True)
+    shift = np.maximum(shift, np.max(np.where(inside, log_integrand[..., 1:], -np.inf), axis=-1,
+                                      keepdims=True))
+    node = np.arange(grid.size)
+    in_window = (node >= start[..., None]) & (node <= target[..., None])
+    values = np.exp(np.where(in_window, log_integrand - shift, -np.inf))
+    segments = 0.5 * (values[..., 1:] + values[..., :-1]) * np.diff(grid)
+    total = np.sum(np.where(inside, segments, 0.0), axis=-1)
+    return np.log(total) + shift[..., 0]
 
 
 def log_mfpt(
