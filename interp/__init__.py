@@ -1,0 +1,33 @@
+"""Sparse coders on language-model activations and tools to study them.
+
+The package is a sibling of the nanopore toolkit and shares nothing with it.
+It needs the optional ``interp`` extra (``pip install .[interp]``), which
+provides :mod:`torch`, :mod:`safetensors` and :mod:`transformers`.
+
+Modules
+-------
+config
+    :class:`CoderConfig`, the on-disk configuration of one sparse coder.
+coders
+    TopK and ReLU sparse coders (SAEs, transcoders, skip transcoders).
+metrics
+    Fraction of variance unexplained, L0 and whole-dataset evaluation.
+io
+    Save and load coders in the ``cfg.json`` + ``sae.safetensors`` layout.
+training
+    Training loop: one coder per seed, dead-latent tracking, checkpoints.
+calibration
+    Bisection of the L1 coefficient to reach a target L0.
+hooks
+    Forward hooks that capture module inputs and outputs of a model.
+synthetic
+    Synthetic activations with known ground-truth features.
+matching
+    Hungarian matching of latents across coders; ground-truth recovery.
+cli
+    The ``interp`` command line.
+"""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]
