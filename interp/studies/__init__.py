@@ -1,0 +1,1 @@
+"""Studies that use the interp package (runnable with ``python -m interp.studies.<name>``)."""
