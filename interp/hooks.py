@@ -161,9 +161,7 @@ class ActivationRecorder:
 
     def __enter__(self) -> ActivationRecorder:
         for name, module in self.modules.items():
-            self._handles.append(
-                module.register_forward_hook(self._hook(name), with_kwargs=True)
-            )
+            self._handles.append(module.register_forward_hook(self._hook(name), with_kwargs=True))
         return self
 
     def __exit__(

@@ -120,7 +120,8 @@ def load_coder(
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:
         raise CoderFormatError(
-            f"{weights}: parameters do not match {CONFIG_FILE} (missing {missing}, unexpected {extra})"
+            f"{weights}: parameters do not match {CONFIG_FILE} "
+            f"(missing {missing}, unexpected {extra})"
         )
     for name, shape in expected.items():
         if tuple(tensors[name].shape) != shape:

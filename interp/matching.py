@@ -138,9 +138,7 @@ def shared_fractions(
     SharedFractions
     """
     if coder_a.d_in != coder_b.d_in:
-        raise ValueError(
-            f"coders have different input widths ({coder_a.d_in} and {coder_b.d_in})"
-        )
+        raise ValueError(f"coders have different input widths ({coder_a.d_in} and {coder_b.d_in})")
     if not -1.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be a cosine in [-1, 1], got {threshold}")
     dec = match_directions(coder_a.W_dec, coder_b.W_dec)

@@ -244,7 +244,8 @@ def _check_data(coder_config: CoderConfig, x: Tensor, y: Tensor | None) -> None:
         raise ValueError("a transcoder needs targets y (the module outputs)")
     if y is not None and y.shape != x.shape:
         raise ValueError(
-            f"inputs and targets must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}"
+            "inputs and targets must have the same shape, "
+            f"got {tuple(x.shape)} and {tuple(y.shape)}"
         )
 
 
@@ -334,7 +335,9 @@ def train_coder(
         coder = load_coder(checkpoint_dir, device=device, dtype=torch.float32)
         state = torch.load(state_path, map_location="cpu", weights_only=True)
         if int(state["seed"]) != seed:
-            raise ValueError(f"checkpoint in {checkpoint_dir} was trained with seed {state['seed']}")
+            raise ValueError(
+                f"checkpoint in {checkpoint_dir} was trained with seed {state['seed']}, not {seed}"
+            )
         optimizer = torch.optim.Adam(coder.parameters(), lr=base_lr)
         optimizer.load_state_dict(state["optimizer"])
         sampler.load_state_dict(state["sampler"])
@@ -389,17 +392,13 @@ def train_coder(
             history.append(record)
             bar.set_postfix(fvu=f"{record.fvu:.3f}", l0=f"{record.l0:.1f}", dead=f"{dead:.2f}")
         if checkpoint_dir is not None and cfg.save_every and (step + 1) % cfg.save_every == 0:
-            save_checkpoint(
-                checkpoint_dir, coder, optimizer, sampler, step + 1, tracker, seed, cfg
-            )
+            save_checkpoint(checkpoint_dir, coder, optimizer, sampler, step + 1, tracker, seed, cfg)
     bar.close()
 
     if coder.normalizes_decoder:
         coder.normalize_decoder_()
     if checkpoint_dir is not None:
-        save_checkpoint(
-            checkpoint_dir, coder, optimizer, sampler, total_steps, tracker, seed, cfg
-        )
+        save_checkpoint(checkpoint_dir, coder, optimizer, sampler, total_steps, tracker, seed, cfg)
     return TrainResult(
         coder=coder,
         seed=seed,

@@ -17,8 +17,13 @@ D_MODEL = 32
 def gpt2():
     torch.manual_seed(0)
     config = transformers.GPT2Config(
-        n_layer=2, n_embd=D_MODEL, n_head=2, vocab_size=50, n_positions=32,
-        bos_token_id=0, eos_token_id=0,
+        n_layer=2,
+        n_embd=D_MODEL,
+        n_head=2,
+        vocab_size=50,
+        n_positions=32,
+        bos_token_id=0,
+        eos_token_id=0,
     )
     return transformers.GPT2Model(config).eval()
 
@@ -78,7 +83,10 @@ def test_transcoder_trains_on_hooked_mlp(gpt2):
     x, y = acts["h.0.mlp"]
     cfg = CoderConfig(k=8, num_latents=128, transcode=True, skip_connection=True)
     result = train_coder(
-        x, y, coder_config=cfg, train_config=TrainConfig(batch_size=128, num_steps=150),
+        x,
+        y,
+        coder_config=cfg,
+        train_config=TrainConfig(batch_size=128, num_steps=150),
         progress=False,
     )
     assert evaluate(result.coder, x, y).fvu < 0.1

@@ -58,8 +58,15 @@ def test_files_use_reference_names(tmp_path):
 def _write_reference_checkpoint(folder, d=8, m=16, dtype=torch.bfloat16):
     """A folder as published checkpoints have it: older cfg fields, bf16 tensors."""
     folder.mkdir(parents=True)
-    cfg = {"expansion_factor": 2, "normalize_decoder": True, "num_latents": 0, "k": 4,
-           "multi_topk": False, "signed": False, "d_in": d}
+    cfg = {
+        "expansion_factor": 2,
+        "normalize_decoder": True,
+        "num_latents": 0,
+        "k": 4,
+        "multi_topk": False,
+        "signed": False,
+        "d_in": d,
+    }
     (folder / "cfg.json").write_text(json.dumps(cfg))
     gen = torch.Generator().manual_seed(0)
     tensors = {

@@ -66,22 +66,36 @@ def test_resume_from_checkpoint_matches_uninterrupted_run(tmp_path):
     straight = train_coder(data.x, coder_config=cfg, train_config=full, seed=3, progress=False)
     first = dataclasses.replace(full, num_steps=12)
     train_coder(
-        data.x, coder_config=cfg, train_config=first, seed=3,
-        checkpoint_dir=tmp_path / "ckpt", progress=False,
+        data.x,
+        coder_config=cfg,
+        train_config=first,
+        seed=3,
+        checkpoint_dir=tmp_path / "ckpt",
+        progress=False,
     )
     assert (tmp_path / "ckpt" / "state.pt").is_file()
     assert load_coder(tmp_path / "ckpt").num_latents == 32
     resumed = train_coder(
-        data.x, coder_config=cfg, train_config=full, seed=3,
-        checkpoint_dir=tmp_path / "ckpt", resume=True, progress=False,
+        data.x,
+        coder_config=cfg,
+        train_config=full,
+        seed=3,
+        checkpoint_dir=tmp_path / "ckpt",
+        resume=True,
+        progress=False,
     )
     assert resumed.history[0].step == 12
     for p, q in zip(straight.coder.parameters(), resumed.coder.parameters(), strict=True):
         assert torch.allclose(p, q, atol=1e-5)
     with pytest.raises(ValueError, match="seed"):
         train_coder(
-            data.x, coder_config=cfg, train_config=full, seed=4,
-            checkpoint_dir=tmp_path / "ckpt", resume=True, progress=False,
+            data.x,
+            coder_config=cfg,
+            train_config=full,
+            seed=4,
+            checkpoint_dir=tmp_path / "ckpt",
+            resume=True,
+            progress=False,
         )
 
 
@@ -140,16 +154,24 @@ def test_l1_bisection_matches_target_l0():
     train = TrainConfig(batch_size=128, num_steps=300)
     relu = CoderConfig(activation="relu", k=0, num_latents=32)
     cal = match_l0_by_l1(
-        data.x, target_l0=3.0, coder_config=relu, train_config=train,
-        low=0.01, high=1.0, rel_tol=0.1, max_probes=8, progress=False,
+        data.x,
+        target_l0=3.0,
+        coder_config=relu,
+        train_config=train,
+        low=0.01,
+        high=1.0,
+        rel_tol=0.1,
+        max_probes=8,
+        progress=False,
     )
     assert cal.relative_error <= 0.1
     assert evaluate(cal.result.coder, data.x).l0 == pytest.approx(cal.l0)
     by_coef = sorted(cal.probes, key=lambda p: p.l1_coefficient)
     assert by_coef[0].l0 > 3.0 > by_coef[-1].l0
     with pytest.raises(ValueError, match="ReLU"):
-        match_l0_by_l1(data.x, target_l0=3.0, coder_config=CoderConfig(k=2, num_latents=8),
-                       train_config=train)
+        match_l0_by_l1(
+            data.x, target_l0=3.0, coder_config=CoderConfig(k=2, num_latents=8), train_config=train
+        )
 
 
 def test_train_config_and_data_validation():
@@ -161,8 +183,8 @@ def test_train_config_and_data_validation():
     assert TrainConfig(batch_size=100).steps_for(1000) == 10
     x = torch.randn(50, 4)
     with pytest.raises(ValueError, match="targets"):
-        train_coder(x, coder_config=CoderConfig(k=1, num_latents=8, transcode=True),
-                    progress=False)
+        train_coder(x, coder_config=CoderConfig(k=1, num_latents=8, transcode=True), progress=False)
     with pytest.raises(ValueError, match="same shape"):
-        train_coder(x, torch.randn(50, 5), coder_config=CoderConfig(k=1, num_latents=8),
-                    progress=False)
+        train_coder(
+            x, torch.randn(50, 5), coder_config=CoderConfig(k=1, num_latents=8), progress=False
+        )
