@@ -20,12 +20,16 @@ calibration
     Bisection of the L1 coefficient to reach a target L0.
 hooks
     Forward hooks that capture module inputs and outputs of a model.
+hf
+    Activations of a local Hugging Face model over a text corpus.
 synthetic
     Synthetic activations with known ground-truth features.
 matching
     Hungarian matching of latents across coders; ground-truth recovery.
 cli
     The ``interp`` command line.
+studies
+    Runnable studies, e.g. ``python -m interp.studies.seed_dependence``.
 """
 
 __version__ = "0.1.0"

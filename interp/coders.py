@@ -210,11 +210,11 @@ class SparseCoder(nn.Module):
         y : Tensor, shape (n, d_in), optional
             The matching targets (defaults to ``x``).
         """
-        x = x.to(device=self.device, dtype=self.dtype)
-        y = x if y is None else y.to(device=self.device, dtype=self.dtype)
-        self.b_dec.copy_(y.mean(dim=0))
+        x_mean = x.mean(dim=0, dtype=torch.float64).to(device=self.device, dtype=self.dtype)
+        y_mean = x_mean if y is None else y.mean(dim=0, dtype=torch.float64)
+        self.b_dec.copy_(y_mean.to(device=self.device, dtype=self.dtype))
         if self.is_transcoder:
-            self.encoder.bias.copy_(-(self.encoder.weight @ x.mean(dim=0)))
+            self.encoder.bias.copy_(-(self.encoder.weight @ x_mean))
 
     # ---------------------------------------------------------- decoder norm
     def decoder_norms(self) -> Tensor:
