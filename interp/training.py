@@ -333,6 +333,11 @@ def train_coder(
     state_path = Path(checkpoint_dir) / STATE_FILE if checkpoint_dir is not None else None
     if resume and state_path is not None and state_path.is_file():
         coder = load_coder(checkpoint_dir, device=device, dtype=torch.float32)
+        if coder.cfg != coder_config or coder.d_in != d_in:
+            raise ValueError(
+                f"checkpoint in {checkpoint_dir} holds a different coder ({coder.cfg}, "
+                f"d_in={coder.d_in})"
+            )
         state = torch.load(state_path, map_location="cpu", weights_only=True)
         if int(state["seed"]) != seed:
             raise ValueError(
@@ -344,7 +349,7 @@ def train_coder(
         tracker.tokens_since_fired = state["tokens_since_fired"].to(device)
         start = int(state["step"])
     else:
-        coder.initialize_from_data_(x, None if y is None else y)
+        coder.initialize_from_data_(x, y)
 
     history: list[StepLog] = []
     bar = tqdm(

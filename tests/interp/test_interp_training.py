@@ -87,6 +87,16 @@ def test_resume_from_checkpoint_matches_uninterrupted_run(tmp_path):
     assert resumed.history[0].step == 12
     for p, q in zip(straight.coder.parameters(), resumed.coder.parameters(), strict=True):
         assert torch.allclose(p, q, atol=1e-5)
+    with pytest.raises(ValueError, match="different coder"):
+        train_coder(
+            data.x,
+            coder_config=CoderConfig(k=3, num_latents=32),
+            train_config=full,
+            seed=3,
+            checkpoint_dir=tmp_path / "ckpt",
+            resume=True,
+            progress=False,
+        )
     with pytest.raises(ValueError, match="seed"):
         train_coder(
             data.x,
