@@ -23,7 +23,7 @@ from langevin.driven import (
 )
 from langevin.langevin import uniform_grid
 from langevin.loops import crossing, normalised_loop_area, pinch
-from nanopore.provenance import provenance_attrs
+from nanopore.provenance import annotate, provenance_attrs
 from nanopore.voltage_model import VoltageModel
 
 MODELS = ("master", "fokker-planck", "langevin")
@@ -190,8 +190,7 @@ def memristor_loops(
         "drying_voltage": ("V", "voltage where P_wet falls through 1/2"),
         "periodic_error": ("1", "max |change of P_wet| between the last two periods"),
     }
-    for name, (unit, long_name) in annotations.items():
-        ds[name].attrs.update(units=unit, long_name=long_name)
+    annotate(ds, annotations)
     ds.attrs.update(provenance_attrs(
         f"langevin.hysteresis (model={method})", inputs,
         {"amplitude_V": amplitude, "model": method, "n_periods": n_periods,

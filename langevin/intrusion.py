@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from langevin.driven import DrivenLandscape, fokker_planck_response, master_response
 from langevin.langevin import uniform_grid
 from langevin.loops import crossing
-from nanopore.provenance import provenance_attrs
+from nanopore.provenance import annotate, provenance_attrs
 from nanopore.thermodynamics import free_energy_at_temperature, pressure_basis
 from nanopore.units import MEGAPASCAL, WATER_MOLECULAR_VOLUME_NM3
 
@@ -178,8 +178,7 @@ def intrusion_cycles(
         "intrusion_pressure": ("MPa", "pressure where P_wet rises through 1/2"),
         "extrusion_pressure": ("MPa", "pressure where P_wet falls through 1/2"),
     }
-    for name, (unit, long_name) in annotations.items():
-        ds[name].attrs.update(units=unit, long_name=long_name)
+    annotate(ds, annotations)
     ds.attrs.update(provenance_attrs(
         f"langevin.intrusion (model={method})", inputs,
         {"low_MPa": low, "high_MPa": high, "reference_pressure_MPa": reference_pressure,

@@ -21,7 +21,7 @@ from langevin.fokker_planck import mfpt_fokker_planck
 from langevin.kramers import kramers_rate
 from langevin.langevin import first_passage_times
 from langevin.mfpt import log_mfpt
-from nanopore.provenance import provenance_attrs
+from nanopore.provenance import annotate, provenance_attrs
 from nanopore.units import PICOSECOND
 
 METHODS = ("exact", "kramers", "fokker-planck", "langevin")
@@ -259,9 +259,7 @@ def rates_dataset(
             data[name] = (("voltage",), values)
     coords = {} if scalar else {"voltage": ("voltage", np.asarray(voltages, dtype=float), {"units": "V"})}
     ds = xr.Dataset(data, coords=coords)
-    for name, (unit, long_name) in units.items():
-        if name in ds:
-            ds[name].attrs.update(units=unit, long_name=long_name)
+    annotate(ds, units)
     ds.attrs.update(provenance_attrs(f"langevin.rates (method={method})", inputs,
                                      {"method": method, "dry": dry, "wet": wet, "barrier": barrier,
                                       **{k: v for k, v in options.items() if k != "progress"}}))

@@ -57,3 +57,18 @@ def provenance_attrs(
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "software": f"nanopore-toolkit {__version__}; Python {platform.python_version()}",
     }
+
+
+def annotate(ds, annotations: Mapping[str, tuple[str, str]]) -> None:
+    """Set ``units`` and ``long_name`` of the dataset's variables in place.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Dataset to annotate.
+    annotations : mapping of str to (str, str)
+        Variable name -> (units, long name); names absent from ``ds`` are skipped.
+    """
+    for name, (unit, long_name) in annotations.items():
+        if name in ds.variables:
+            ds[name].attrs.update(units=unit, long_name=long_name)
