@@ -227,7 +227,7 @@ def assess(
         slope = abs(a + 2.0 * b * v_switch) / pore.kT  # kT/V
         width = 1.0 / slope
         speed = 2.0 * np.pi * frequency * np.sqrt(max(amplitude**2 - switch**2, 0.0))
-        adiabatic = relaxation * width / speed if speed > 0 else float("inf")
+        adiabatic = relaxation * width / speed if speed > 0 else float("nan")
     else:
         relaxation, adiabatic = float("nan"), float("nan")
     k_wet_amp, k_dry_amp, k_dry_zero = (
@@ -253,7 +253,7 @@ def assess(
         reasons.append(f"wets only at V_c = {switch:.3g} V, above the breakdown voltage "
                        f"{breakdown_voltage:.3g} V; a wider, shorter or less hydrophobic pore "
                        "lowers V_c")
-    elif switch > amplitude:
+    elif switch >= amplitude:
         failed.append(2)
         reasons.append(f"wets only at V_c = {switch:.3g} V, above the drive amplitude "
                        f"{amplitude:.3g} V; raise V0 (up to breakdown)")
@@ -266,7 +266,7 @@ def assess(
             failed.append(4)
             reasons.append(f"dries too slowly: k_dry(0 V) = {k_dry_zero:.3g} 1/s < f = "
                            f"{frequency:.3g} Hz; it stays wet (a memory, not a memristor)")
-        if not failed and adiabatic > adiabatic_limit:
+        if not failed and not adiabatic <= adiabatic_limit:
             failed.append(5)
             reasons.append(f"follows the drive: relaxation at V_c ({relaxation:.3g} 1/s) is "
                            f"{adiabatic:.3g} times faster than the drive crosses the switch; raise "

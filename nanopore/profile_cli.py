@@ -49,3 +49,44 @@ def example(output: str, voltages: str) -> None:
         raise click.ClickException(f"--voltages must be numbers separated by commas, got '{voltages}'") from None
     save_profile(model_pore_profile(voltages=volts), output)
     click.echo(f"wrote {output}")
+
+
+@profile.command("model")
+@click.option("--radius", "radius_nm", type=float, required=True, metavar="R_NM",
+              help="Radius of the water-filled pore (nm).")
+@click.option("--length", "length_nm", type=float, required=True, metavar="L_NM", help="Pore length (nm).")
+@click.option("--contact-angle", type=float, required=True, metavar="DEGREES",
+              help="Contact angle of water on the wall (degrees, 0-180).")
+@click.option("--temperature", type=float, default=300.0, show_default=True, help="Temperature (K).")
+@click.option("--pressure", type=float, default=0.0, show_default=True,
+              help="Excess liquid pressure over the vapour (MPa).")
+@click.option("--voltages", default="0,0.5,1", show_default=True,
+              help="Comma-separated voltages (V); one voltage gives a profile without a voltage dimension.")
+@click.option("--alpha", type=float, default=1.0, show_default=True,
+              help="Fraction of the applied voltage across the pore, in (0, 1].")
+@click.option("--dipole", type=float, default=0.0, show_default=True,
+              help="Axial dipole of the filled pore's water (debye); 0 for a symmetric pore.")
+@click.option("--mouth-menisci", is_flag=True, help="Count the liquid-vapour discs at the dry pore's mouths.")
+@click.option("--diffusion", type=float, default=1.0, show_default=True,
+              help="Diffusion coefficient of N (molecules^2/ps).")
+@click.option("--points", default=201, show_default=True, help="Grid points from N = 0 to the filled pore.")
+@click.option("-o", "--output", default="continuum_profile.nc", show_default=True,
+              type=click.Path(dir_okay=False), help="Profile file to write.")
+def model(radius_nm, length_nm, contact_angle, temperature, pressure, voltages, alpha, dipole,
+          mouth_menisci, diffusion, points, output) -> None:
+    """Write the sharp-interface continuum profile of a cylindrical pore (see nanopore.continuum)."""
+    from nanopore.continuum import ContinuumPore, continuum_profile
+
+    try:
+        volts = [float(v) for v in voltages.split(",")]
+    except ValueError:
+        raise click.ClickException(f"--voltages must be numbers separated by commas, got '{voltages}'") from None
+    try:
+        pore = ContinuumPore(radius_nm, length_nm, contact_angle, temperature, alpha=alpha,
+                             dipole_debye=dipole, mouth_menisci=mouth_menisci)
+        ds = continuum_profile(pore, volts, pressure * 1e6, points, diffusion, diffusion)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    save_profile(ds, output)
+    click.echo(f"wrote {output}: {ds.sizes['n']} points up to N = {float(ds['n'][-1]):.4g}, "
+               f"filled pore N_wet = {pore.n_wet:.4g}, critical voltage {pore.critical_voltage(pressure * 1e6):.3g} V")
