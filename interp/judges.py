@@ -147,7 +147,7 @@ class Judge(Protocol):
 
 # -- parsing of model text ---------------------------------------------------------------------
 
-_INT = re.compile(r"(?<![\d.])-?\d+(?![\d.])")
+_INT = re.compile(r"(?<![\d.])-?\d+(?!\d|\.\d)")
 _YES = re.compile(r"\b(yes|true)\b", re.IGNORECASE)
 _NO = re.compile(r"\b(no|false)\b", re.IGNORECASE)
 
