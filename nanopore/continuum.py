@@ -248,11 +248,13 @@ class ContinuumPore:
 
     def _meniscus_count(self, vapour_length: np.ndarray) -> np.ndarray:
         xi = self.interface_width_nm
-        length = self.length_nm
-        onset = lambda u: -np.expm1(-np.clip(u, 0.0, None) / xi)  # noqa: E731
+
+        def onset(u):
+            return -np.expm1(-np.clip(u, 0.0, None) / xi)
+
         if self.mouth_menisci:
-            return 2.0 * onset(vapour_length) / onset(length)
-        return onset(vapour_length) * onset(length - vapour_length)
+            return 2.0 * onset(vapour_length) / onset(self.length_nm)
+        return onset(vapour_length) * onset(self.length_nm - vapour_length)
 
     def terms(self, n: np.ndarray) -> dict[str, np.ndarray]:
         """The parts of Omega(N) (kT) at V = 0, dP = 0, and the voltage and pressure slopes.
@@ -318,7 +320,9 @@ class ContinuumPore:
         out = base[None, :] + parts["linear"][None, :] * vv + parts["quadratic"][None, :] * vv**2
         return out[0] if v.ndim == 0 else out
 
-    def diffusion(self, n: np.ndarray, dry: float = DEFAULT_DIFFUSION, wet: float = DEFAULT_DIFFUSION) -> np.ndarray:
+    def diffusion(
+        self, n: np.ndarray, dry: float = DEFAULT_DIFFUSION, wet: float = DEFAULT_DIFFUSION
+    ) -> np.ndarray:
         """D(N) (molecules^2/ps), linear in the filling from ``dry`` at N = 0 to ``wet`` at N_wet.
 
         Parameters

@@ -143,7 +143,8 @@ class DesignReport:
             ["excess pressure", self.excess_pressure / 1e6, "MPa"],
             ["Omega_wet - Omega_dry at 0 V", self.wetting_free_energy_kT, "kT"],
             ["voltage fraction alpha", pore.alpha, "-"],
-            ["alpha if access resistance counts", access_voltage_fraction(pore.radius_nm, pore.length_nm), "-"],
+            ["alpha if access resistance counts",
+             access_voltage_fraction(pore.radius_nm, pore.length_nm), "-"],
         ]
         if pore.symmetric:
             rows.append(["critical voltage", self.critical_voltage_plus, "V"])
@@ -213,7 +214,9 @@ def assess(
     """
     breakdown_voltage = require_positive(breakdown_voltage, "breakdown voltage", "V")
     frequency = require_positive(frequency, "drive frequency", "Hz")
-    amplitude = breakdown_voltage if amplitude is None else require_positive(amplitude, "drive amplitude", "V")
+    if amplitude is None:
+        amplitude = breakdown_voltage
+    amplitude = require_positive(amplitude, "drive amplitude", "V")
     v_minus, v_plus = pore.critical_voltages(excess_pressure)
     v_switch = v_plus if v_plus <= abs(v_minus) else v_minus
     switch = abs(v_switch)

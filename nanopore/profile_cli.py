@@ -80,7 +80,8 @@ def model(radius_nm, length_nm, contact_angle, temperature, pressure, voltages, 
     try:
         volts = [float(v) for v in voltages.split(",")]
     except ValueError:
-        raise click.ClickException(f"--voltages must be numbers separated by commas, got '{voltages}'") from None
+        raise click.ClickException(
+            f"--voltages must be numbers separated by commas, got '{voltages}'") from None
     try:
         pore = ContinuumPore(radius_nm, length_nm, contact_angle, temperature, alpha=alpha,
                              dipole_debye=dipole, mouth_menisci=mouth_menisci)
@@ -89,4 +90,5 @@ def model(radius_nm, length_nm, contact_angle, temperature, pressure, voltages, 
         raise click.ClickException(str(exc)) from None
     save_profile(ds, output)
     click.echo(f"wrote {output}: {ds.sizes['n']} points up to N = {float(ds['n'][-1]):.4g}, "
-               f"filled pore N_wet = {pore.n_wet:.4g}, critical voltage {pore.critical_voltage(pressure * 1e6):.3g} V")
+               f"filled pore N_wet = {pore.n_wet:.4g}, "
+               f"critical voltage {pore.critical_voltage(pressure * 1e6):.3g} V")

@@ -19,7 +19,11 @@ from nanopore.electrowetting import (
     electrowetting_free_energy,
     pore_capacitance,
 )
-from nanopore.pore_conductance import access_resistance, bulk_resistance, open_pore_conductance
+from nanopore.pore_conductance import (
+    access_resistance,
+    bulk_resistance,
+    open_pore_conductance,
+)
 from nanopore.profile import load_profile, save_profile
 from nanopore.thermodynamics import free_energy_at_pressure
 from nanopore.units import BOLTZMANN, VACUUM_PERMITTIVITY, kT_joule
@@ -80,21 +84,25 @@ def test_surface_tension_outside_the_correlation_is_refused():
     assert water_surface_tension(646.0) < water_surface_tension(600.0) < 0.02
 
 
+ANGLE = "contact angle must lie between 0 and 180 degrees"
+ALPHA = r"alpha must lie in \(0, 1\]"
+
+
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: intrusion_pressure(-0.5, 110, 0.072), r"radius must be a positive number of nm, got -0.5 nm"),
-        (lambda: intrusion_pressure(0.5, 181, 0.072), r"contact angle must lie between 0 and 180 degrees, got 181"),
-        (lambda: intrusion_pressure(0.5, -1, 0.072), r"contact angle must lie between 0 and 180 degrees, got -1"),
-        (lambda: wetting_free_energy(0.5, 0.0, 110, 0.072), r"length must be a positive number of nm, got 0 nm"),
-        (lambda: wetting_free_energy(0.5, 1.0, 110, -0.07), r"surface tension must be a positive number of N/m"),
-        (lambda: ContinuumPore(-0.5, 1.5, 110), r"radius must be a positive number of nm"),
-        (lambda: ContinuumPore(0.5, 1.5, 200), r"contact angle must lie between 0 and 180 degrees, got 200"),
-        (lambda: ContinuumPore(0.5, 1.5, 110, alpha=1.5), r"alpha must lie in \(0, 1\].* got 1.5"),
-        (lambda: ContinuumPore(0.5, 1.5, 110, alpha=0.0), r"alpha must lie in \(0, 1\]"),
-        (lambda: ContinuumPore(0.5, 1.5, 110, temperature=100.0), r"temperature must lie between"),
-        (lambda: ContinuumPore(0.5, 1.5, 110, permittivity=0.5), r"permittivity of water must be a number above 1"),
-        (lambda: open_pore_conductance(0.5, 1.5, conductivity=0), r"conductivity must be a positive number of S/m"),
+        (lambda: intrusion_pressure(-0.5, 110, 0.072), "radius must be a positive number of nm, got -0.5 nm"),
+        (lambda: intrusion_pressure(0.5, 181, 0.072), f"{ANGLE}, got 181"),
+        (lambda: intrusion_pressure(0.5, -1, 0.072), f"{ANGLE}, got -1"),
+        (lambda: wetting_free_energy(0.5, 0.0, 110, 0.072), "length must be a positive number of nm, got 0"),
+        (lambda: wetting_free_energy(0.5, 1.0, 110, -0.07), "surface tension must be a positive number of N/m"),
+        (lambda: ContinuumPore(-0.5, 1.5, 110), "radius must be a positive number of nm"),
+        (lambda: ContinuumPore(0.5, 1.5, 200), f"{ANGLE}, got 200"),
+        (lambda: ContinuumPore(0.5, 1.5, 110, alpha=1.5), ALPHA + ".* got 1.5"),
+        (lambda: ContinuumPore(0.5, 1.5, 110, alpha=0.0), ALPHA),
+        (lambda: ContinuumPore(0.5, 1.5, 110, temperature=100.0), "temperature must lie between"),
+        (lambda: ContinuumPore(0.5, 1.5, 110, permittivity=0.5), "permittivity of water must be a number above 1"),
+        (lambda: open_pore_conductance(0.5, 1.5, conductivity=0), "conductivity must be a positive number of S/m"),
     ],
 )
 def test_out_of_range_inputs_are_refused_with_a_clear_message(call, message):

@@ -11,7 +11,13 @@ from langevin.rates import rates_dataset
 from nanopore.capillary import intrusion_pressure, water_surface_tension
 from nanopore.cli import main
 from nanopore.continuum import ContinuumPore, continuum_profile
-from nanopore.design import VERDICTS, assess, design_map, plot_design_map, switching_rates
+from nanopore.design import (
+    VERDICTS,
+    assess,
+    design_map,
+    plot_design_map,
+    switching_rates,
+)
 from nanopore.pore_conductance import conductance_model, open_pore_conductance
 from nanopore.profile import load_profile
 from nanopore.voltage_model import VoltageModel
@@ -48,7 +54,7 @@ def test_memristor_verdict_and_its_numbers():
     assert report.wetting_free_energy_kT >= 3.0
     assert report.k_wet_amplitude >= 1e3 and report.k_dry_zero >= 1e3
     # the adiabatic number from its definition
-    a, b = MEMRISTIVE.voltage_coefficients()
+    _, b = MEMRISTIVE.voltage_coefficients()
     width = MEMRISTIVE.kT / abs(2 * b * report.critical_voltage)
     sweep = width / (2 * np.pi * 1e3 * np.sqrt(0.5**2 - report.critical_voltage**2))
     assert report.adiabatic_number == pytest.approx(report.relaxation_rate_critical * sweep, rel=1e-12)
