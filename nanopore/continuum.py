@@ -43,6 +43,14 @@ and is a setting (linear in the filling between a dry and a wet value; default
 1 molecule^2/ps throughout, the order of magnitude of D(N) in restrained MD of
 sub-nanometre pores). Every rate computed from the profile scales with D.
 Free energies are in kT at the temperature, with Omega = 0 for the dry pore.
+
+Consequences for the kinetics: the dry state is a basin at the grid's lower end
+whose walls rise linearly (not a harmonic well), so the harmonic Kramers formula
+does not apply there (``--method kramers`` reports NaN for k_wet); the exact and
+Fokker-Planck rates do. The macroscopic crossing (equal Omega at N = 0 and
+N_wet) is not quite where P_wet = 1/2: the two basins differ in width, which
+shifts, e.g., the equilibrium intrusion pressure of ``nanopore cycle`` a few
+percent below the Laplace value.
 """
 
 from __future__ import annotations
