@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "hysteresis": "langevin.cli:hysteresis",
     "cycle": "langevin.cli:cycle",
     "demo": "nanopore.demo:demo",
+    "md": "md_setups.cli:md",
     "design": "nanopore.design_cli:design",
 }
 

@@ -1,0 +1,382 @@
+"""Build the model pore system: a rigid Lennard-Jones wall pierced by a cylindrical
+pore, water reservoirs on both sides, KCl, in a periodic box.
+
+Geometry. The wall is a slab of lattice sites of thickness ``pore.length`` centred
+in the box along z; sites closer to the pore axis than ``pore.radius`` are removed,
+so the pore radius is the distance from the axis to the centres of the lining
+sites. Wall sites are massless (OpenMM never moves them) and uncharged; they sit
+in the ``NonbondedForce`` with Lennard-Jones parameters chosen so that the
+Lorentz-Berthelot combination with the water oxygen gives the setup's wall-oxygen
+sigma and epsilon (ions then see the wall through the same rules; water hydrogens
+carry no Lennard-Jones term).
+
+Water comes from OpenMM's own force-field files (``amber14/tip3p.xml``,
+``spce.xml``, ``tip4pew.xml``, rigid, SETTLE); ions are the K+ and Cl- of the same
+files, placed by replacing randomly chosen reservoir waters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from md_setups.setup import Setup
+from nanopore.provenance import provenance_attrs
+
+#: molecules per nm^3 per mol/L
+_PER_NM3_PER_MOLAR = 0.602214076
+#: clearance between the wall sites' region and water oxygens at build time, in wall sigma
+_CLEARANCE = 0.8
+#: the same inside the pore, where the lining is curved and sparser
+_PORE_CLEARANCE = 0.6
+
+
+class BuildError(RuntimeError):
+    """A built system that failed one of its checks."""
+
+
+@dataclass
+class BuiltSystem:
+    """A built pore system and what the runs need to know about it.
+
+    Attributes
+    ----------
+    topology : openmm.app.Topology
+    positions : ndarray, shape (n_atoms, 3)
+        Positions (nm).
+    system : openmm.System
+        Water, ions and wall; no restraint, no field yet.
+    oxygen_indices : list of int
+        Water oxygens (the particles of the CV).
+    wall_indices : list of int
+        Wall sites.
+    info : dict
+        Counts and checks, written to ``build.json``.
+    """
+
+    topology: Any
+    positions: np.ndarray
+    system: Any
+    oxygen_indices: list[int]
+    wall_indices: list[int]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def wall_sites(setup: Setup) -> np.ndarray:
+    """Lattice sites of the wall (nm), with the pore cut out.
+
+    Parameters
+    ----------
+    setup : Setup
+
+    Returns
+    -------
+    ndarray, shape (n_sites, 3)
+    """
+    lateral = setup["box"]["lateral"]
+    spacing = setup["wall"]["spacing"]
+    length = setup["pore"]["length"]
+    center = setup.pore_center
+    cells = max(1, int(round(lateral / spacing)))
+    a_xy = lateral / cells  # periodic in x and y
+    layers = max(1, int(round(length / spacing)))
+    a_z = length / layers
+    grid = np.arange(cells) * a_xy
+    zs = center[2] - 0.5 * length + np.arange(layers + 1) * a_z
+    points = [np.stack(np.meshgrid(grid, grid, zs, indexing="ij"), axis=-1).reshape(-1, 3)]
+    if setup["wall"]["lattice"] == "fcc":
+        half_xy, half_z = 0.5 * a_xy, 0.5 * a_z
+        for shift in ((half_xy, half_xy, 0.0), (half_xy, 0.0, half_z), (0.0, half_xy, half_z)):
+            zs_shift = zs[:-1] + shift[2] if shift[2] else zs
+            mesh = np.meshgrid(grid + shift[0], grid + shift[1], zs_shift, indexing="ij")
+            points.append(np.stack(mesh, axis=-1).reshape(-1, 3))
+    sites = np.concatenate(points)
+    # put a lattice column on the pore axis so that the cut-out pore is round
+    offset = center[:2] - np.round(center[:2] / a_xy) * a_xy
+    sites[:, :2] = np.mod(sites[:, :2] + offset, lateral)
+    radial = _radial(sites, center, lateral)
+    return sites[radial >= setup["pore"]["radius"] - 1e-9]
+
+
+def _radial(points: np.ndarray, center: np.ndarray, lateral: float) -> np.ndarray:
+    delta = points[:, :2] - center[:2]
+    delta -= lateral * np.round(delta / lateral)
+    return np.sqrt((delta ** 2).sum(axis=1))
+
+
+def _wall_lj(setup: Setup, oxygen_sigma: float, oxygen_epsilon: float) -> tuple[float, float]:
+    """Wall-site LJ parameters giving the setup's wall-oxygen pair by Lorentz-Berthelot."""
+    sigma_wo = setup["wall"]["sigma"]
+    epsilon_wo = setup["wall"]["epsilon"]
+    sigma_wall = 2.0 * sigma_wo - oxygen_sigma
+    if sigma_wall <= 0:
+        raise BuildError(f"[wall] sigma = {sigma_wo} nm is below half the water oxygen's "
+                         f"sigma ({oxygen_sigma:.3f} nm); no wall site can give it")
+    epsilon_wall = epsilon_wo ** 2 / oxygen_epsilon if oxygen_epsilon > 0 else 0.0
+    return sigma_wall, epsilon_wall
+
+
+def build_system(setup: Setup, rng: np.random.Generator | int | None = None) -> BuiltSystem:
+    """Build the pore system of a setup and check it.
+
+    Parameters
+    ----------
+    setup : Setup
+    rng : numpy.random.Generator or int, optional
+        Chooses which waters become ions; defaults to the setup's seed.
+
+    Returns
+    -------
+    BuiltSystem
+    """
+    import openmm
+    import openmm.app as app
+    import openmm.unit as unit
+
+    rng = np.random.default_rng(setup["run"]["seed"] if rng is None else rng)
+    box = setup.box_edges
+    center = setup.pore_center
+    lateral = setup["box"]["lateral"]
+    half_length = 0.5 * setup["pore"]["length"]
+    radius = setup["pore"]["radius"]
+    model = setup["solvent"]["water_model"]
+    forcefield = app.ForceField(setup.water_forcefield)
+
+    modeller = app.Modeller(app.Topology(), [])
+    modeller.addSolvent(forcefield, model=model, boxSize=openmm.Vec3(*box) * unit.nanometer,
+                        neutralize=False)
+    positions = np.array(modeller.getPositions().value_in_unit(unit.nanometer))
+    residues = list(modeller.topology.residues())
+    oxygen_of = {res.index: next(a.index for a in res.atoms() if a.element is not None
+                                 and a.element.symbol == "O") for res in residues}
+    oxygen_atoms = np.array([oxygen_of[r.index] for r in residues])
+    # wrap whole molecules so that every oxygen lies in [0, box)
+    residue_of_atom = np.array([a.residue.index for a in modeller.topology.atoms()])
+    shift = -np.floor(positions[oxygen_atoms] / box) * box
+    positions += shift[residue_of_atom]
+    modeller.positions = positions * unit.nanometer
+    oxygens = positions[oxygen_atoms]
+    # the pre-equilibrated water box can leave close pairs across the periodic faces
+    from scipy.spatial import cKDTree
+
+    close = cKDTree(oxygens, boxsize=box).query_pairs(0.23, output_type="ndarray")
+
+    clearance = _CLEARANCE * setup["wall"]["sigma"]
+    dz = np.abs(oxygens[:, 2] - center[2])
+    radial = _radial(oxygens, center, lateral)
+    in_slab = dz < half_length + clearance
+    in_pore = radial < radius - _PORE_CLEARANCE * setup["wall"]["sigma"]
+    remove = in_slab & ~in_pore
+    if setup["solvent"]["fill"] == "dry":
+        remove |= in_slab & in_pore
+    if len(close):
+        remove[close[:, 1]] = True
+    keep_mask = ~remove
+
+    # ions replace reservoir waters well away from the wall
+    reservoir = np.flatnonzero(keep_mask & (dz > half_length + clearance + 0.3))
+    reservoir_volume = 2.0 * setup["box"]["reservoir"] * lateral ** 2
+    pairs = int(round(setup["solvent"]["salt_concentration"] * _PER_NM3_PER_MOLAR * reservoir_volume))
+    if 2 * pairs > reservoir.size:
+        raise BuildError(f"{pairs} KCl pairs do not fit in {reservoir.size} reservoir waters; "
+                         "lower [solvent] salt_concentration or enlarge [box] reservoir")
+    chosen = rng.choice(reservoir, size=2 * pairs, replace=False)
+    ion_positions = oxygens[chosen]
+    keep_mask[chosen] = False
+    modeller.delete([res for res in residues if not keep_mask[res.index]])
+
+    ions = app.Topology()
+    chain = ions.addChain("I")
+    for k in range(2 * pairs):
+        name, element = ("K", app.element.potassium) if k < pairs else ("CL", app.element.chlorine)
+        residue = ions.addResidue(name, chain)
+        ions.addAtom(name, element, residue)
+    if pairs:
+        modeller.add(ions, ion_positions * unit.nanometer)
+
+    nonbonded_method = app.PME if setup["simulation"]["nonbonded"] == "pme" else app.CutoffPeriodic
+    system = forcefield.createSystem(
+        modeller.topology, nonbondedMethod=nonbonded_method,
+        nonbondedCutoff=setup["simulation"]["cutoff"] * unit.nanometer,
+        constraints=None, rigidWater=True, ewaldErrorTolerance=5e-4, removeCMMotion=False,
+    )
+    nonbonded = next(f for f in system.getForces() if isinstance(f, openmm.NonbondedForce))
+    oxygen_indices = [a.index for a in modeller.topology.atoms()
+                      if a.residue.name == "HOH" and a.element is not None and a.element.symbol == "O"]
+    _, sigma_o, epsilon_o = nonbonded.getParticleParameters(oxygen_indices[0])
+    sigma_wall, epsilon_wall = _wall_lj(setup, sigma_o.value_in_unit(unit.nanometer),
+                                        epsilon_o.value_in_unit(unit.kilojoule_per_mole))
+
+    sites = wall_sites(setup)
+    wall = app.Topology()
+    chain = wall.addChain("W")
+    for _ in range(len(sites)):
+        residue = wall.addResidue("WAL", chain)
+        wall.addAtom("C", app.element.carbon, residue)
+    first_wall = modeller.topology.getNumAtoms()
+    modeller.add(wall, sites * unit.nanometer)
+    for _ in range(len(sites)):
+        system.addParticle(0.0)
+        nonbonded.addParticle(0.0, sigma_wall, epsilon_wall)
+    wall_indices = list(range(first_wall, first_wall + len(sites)))
+
+    topology = modeller.topology
+    topology.setPeriodicBoxVectors([openmm.Vec3(box[0], 0, 0), openmm.Vec3(0, box[1], 0),
+                                    openmm.Vec3(0, 0, box[2])] * unit.nanometer)
+    system.setDefaultPeriodicBoxVectors(*topology.getPeriodicBoxVectors())
+    positions = np.array(modeller.getPositions().value_in_unit(unit.nanometer))
+    built = BuiltSystem(topology, positions, system, oxygen_indices, wall_indices)
+    built.info = {
+        "n_water": len(oxygen_indices),
+        "n_potassium": pairs,
+        "n_chloride": pairs,
+        "n_wall": len(sites),
+        "n_atoms": topology.getNumAtoms(),
+        "wall_sigma_nm": sigma_wall,
+        "wall_epsilon_kj_mol": epsilon_wall,
+        "oxygen_indices": oxygen_indices,
+        "wall_indices": [wall_indices[0], wall_indices[-1] + 1] if wall_indices else [0, 0],
+        "cv": setup.cv.to_dict(),
+        "setup_digest": setup.digest(("pore", "wall", "solvent", "box", "simulation", "cv")),
+    }
+    built.info["checks"] = check_system(setup, built)
+    return built
+
+
+def check_system(setup: Setup, built: BuiltSystem) -> dict[str, Any]:
+    """Check a built system; raise :class:`BuildError` naming the first failure.
+
+    Checks: no two atoms of different molecules closer than 0.2 nm (and no solvent
+    atom within half the wall sigma of a wall site), zero net charge, the pore
+    filled or empty as requested, wall sites massless (fixed).
+
+    Returns
+    -------
+    dict
+        The measured quantities.
+    """
+    import openmm
+    from scipy.spatial import cKDTree
+
+    box = setup.box_edges
+    positions = np.mod(built.positions, box)
+    nonbonded = next(f for f in built.system.getForces() if isinstance(f, openmm.NonbondedForce))
+    charges = np.array([nonbonded.getParticleParameters(i)[0]._value
+                        for i in range(nonbonded.getNumParticles())])
+    net_charge = float(charges.sum())
+    if abs(net_charge) > 1e-6:
+        raise BuildError(f"net charge {net_charge:+.6f} e is not zero")
+
+    masses = np.array([built.system.getParticleMass(i)._value for i in range(built.system.getNumParticles())])
+    if np.any(masses[built.wall_indices] != 0.0):
+        raise BuildError("wall sites must be massless so that they stay fixed")
+
+    molecule = np.empty(len(positions), dtype=int)
+    for residue in built.topology.residues():
+        for atom in residue.atoms():
+            molecule[atom.index] = residue.index
+    heavy = np.array([a.element is not None and a.element.symbol != "H" and a.residue.name != "WAL"
+                      for a in built.topology.atoms()])
+    solvent = np.flatnonzero(heavy)
+    tree = cKDTree(positions[solvent], boxsize=box)
+    pairs = tree.query_pairs(0.2, output_type="ndarray")
+    clashes = pairs[molecule[solvent[pairs[:, 0]]] != molecule[solvent[pairs[:, 1]]]] if len(pairs) else pairs
+    if len(clashes):
+        raise BuildError(f"{len(clashes)} pairs of molecules closer than 0.2 nm")
+    min_wall = np.inf
+    if built.wall_indices:
+        wall_tree = cKDTree(positions[built.wall_indices], boxsize=box)
+        distances, _ = wall_tree.query(positions[solvent])
+        min_wall = float(distances.min())
+        if min_wall < 0.5 * setup["wall"]["sigma"]:
+            raise BuildError(f"a solvent atom sits {min_wall:.3f} nm from a wall site")
+
+    n_pore = float(setup.cv.count(built.positions[built.oxygen_indices], box))
+    fill = setup["solvent"]["fill"]
+    if fill == "dry" and n_pore > 0.5:
+        raise BuildError(f"the pore should be dry but holds N = {n_pore:.2f} molecules")
+    if fill == "wet" and n_pore < 1.0:
+        raise BuildError(f"the pore should be wet but holds N = {n_pore:.2f} molecules; "
+                         "is [pore] radius large enough for water?")
+    return {"net_charge_e": net_charge, "min_solvent_wall_distance_nm": min_wall,
+            "n_pore_at_build": n_pore}
+
+
+def write_build(built: BuiltSystem, directory: str | os.PathLike, setup: Setup) -> dict[str, Path]:
+    """Write ``system.pdb``, ``system.xml`` (serialized OpenMM System) and ``build.json``.
+
+    Files are written to temporary names and renamed, so a killed build leaves no
+    half-written file.
+
+    Returns
+    -------
+    dict of str to Path
+    """
+    import openmm
+    import openmm.app as app
+    import openmm.unit as unit
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {"pdb": directory / "system.pdb", "xml": directory / "system.xml",
+             "json": directory / "build.json"}
+    tmp = {key: path.with_suffix(path.suffix + ".tmp") for key, path in paths.items()}
+    with open(tmp["pdb"], "w") as handle:
+        app.PDBFile.writeFile(built.topology, built.positions * unit.nanometer, handle)
+    tmp["xml"].write_text(openmm.XmlSerializer.serialize(built.system))
+    info = dict(built.info)
+    info["provenance"] = provenance_attrs("md_setups.builder", inputs=setup.source,
+                                          parameters={"setup": setup.to_dict()})
+    tmp["json"].write_text(json.dumps(info, indent=1))
+    for key in ("pdb", "xml", "json"):  # json last: its presence marks a finished build
+        os.replace(tmp[key], paths[key])
+    return paths
+
+
+def load_build(directory: str | os.PathLike) -> BuiltSystem:
+    """Read a build written by :func:`write_build`.
+
+    Parameters
+    ----------
+    directory : path-like
+
+    Returns
+    -------
+    BuiltSystem
+    """
+    import openmm
+    import openmm.app as app
+    import openmm.unit as unit
+
+    directory = Path(directory)
+    info_path = directory / "build.json"
+    if not info_path.exists():
+        raise FileNotFoundError(f"no finished build in {directory} (build.json missing); "
+                                "run `nanopore md build SETUP.toml` first")
+    info = json.loads(info_path.read_text())
+    pdb = app.PDBFile(str(directory / "system.pdb"))
+    system = openmm.XmlSerializer.deserialize((directory / "system.xml").read_text())
+    positions = np.array(pdb.getPositions().value_in_unit(unit.nanometer))
+    first, stop = info["wall_indices"]
+    return BuiltSystem(pdb.topology, positions, system, info["oxygen_indices"],
+                       list(range(first, stop)), info)
+
+
+def ensure_build(setup: Setup, directory: str | os.PathLike) -> BuiltSystem:
+    """Load the build in ``directory`` if it matches the setup, else build and write it."""
+    directory = Path(directory)
+    digest = setup.digest(("pore", "wall", "solvent", "box", "simulation", "cv"))
+    if (directory / "build.json").exists():
+        built = load_build(directory)
+        if built.info.get("setup_digest") == digest:
+            return built
+        raise BuildError(f"{directory} holds a build of a different setup; use another --out "
+                         "directory or delete it")
+    built = build_system(setup)
+    write_build(built, directory, setup)
+    return built

@@ -1,0 +1,144 @@
+"""``nanopore md``: build model pore systems and run restrained or driven MD."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn expected failures into one-line click errors (finished windows stay on disk)."""
+    from md_setups.builder import BuildError
+    from md_setups.setup import SetupError
+    from nanopore.windows import WindowError
+
+    try:
+        yield
+    except (SetupError, BuildError, WindowError, FileNotFoundError, ValueError, RuntimeError) as err:
+        raise click.ClickException(str(err)) from None
+
+
+def _load(setup_file: str):
+    from md_setups.setup import load_setup
+
+    return load_setup(setup_file)
+
+
+def _out(setup, out: Path | None) -> Path:
+    from md_setups.runner import default_run_directory
+
+    return out if out is not None else default_run_directory(setup)
+
+
+@click.group()
+def md() -> None:
+    """Model pore systems and restrained MD in OpenMM.
+
+    SETUP is a TOML setup file or the name of a bundled one (quick, production).
+    """
+
+
+@md.command()
+@click.argument("setup_file", metavar="SETUP")
+def check(setup_file: str) -> None:
+    """Validate a setup file and print what it describes."""
+    with _user_errors():
+        setup = _load(setup_file)
+    targets = setup.targets
+    click.echo(f"{setup.source}: valid")
+    click.echo(f"  box {setup.box_edges.round(3).tolist()} nm, pore R = {setup['pore']['radius']} nm, "
+               f"L = {setup['pore']['length']} nm, {setup['solvent']['water_model']}, "
+               f"{setup['solvent']['salt_concentration']} M KCl")
+    click.echo(f"  {len(targets)} windows N_k = {targets.round(3).tolist()}, kappa = "
+               f"{setup['windows']['spring_constant']} kJ/mol/molecule^2")
+    click.echo(f"  voltages {setup.voltages.tolist()} V; {setup['run']['equilibration']} ps "
+               f"equilibration + {setup['run']['production']} ps production per window")
+
+
+@md.command()
+@click.argument("setup_file", metavar="SETUP")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Run directory [default: ./nanopore_run_<setup>].")
+def build(setup_file: str, out: Path | None) -> None:
+    """Build and check the pore system (system.pdb, system.xml, build.json)."""
+    from md_setups.builder import ensure_build
+
+    with _user_errors():
+        setup = _load(setup_file)
+        directory = _out(setup, out) / "build"
+        built = ensure_build(setup, directory)
+    info = built.info
+    click.echo(f"built {info['n_atoms']} atoms: {info['n_water']} waters, {info['n_potassium']} K+, "
+               f"{info['n_chloride']} Cl-, {info['n_wall']} wall sites; N at build = "
+               f"{info['checks']['n_pore_at_build']:.2f}")
+    click.echo(f"wrote {directory}")
+
+
+@md.command()
+@click.argument("setup_file", metavar="SETUP")
+@click.option("--voltage", "-V", type=float, multiple=True,
+              help="Voltage (V) to run; repeat for several [default: all of the setup's].")
+@click.option("--window", "-w", type=int, multiple=True,
+              help="Window index to run; repeat for several.")
+@click.option("--all", "run_all", is_flag=True, help="Run every window at every chosen voltage.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Run directory [default: ./nanopore_run_<setup>].")
+@click.option("--platform", default=None,
+              type=click.Choice(["auto", "CUDA", "OpenCL", "CPU", "Reference"]),
+              help="Override the setup's OpenMM platform.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def run(setup_file: str, voltage: tuple[float, ...], window: tuple[int, ...], run_all: bool,
+        out: Path | None, platform: str | None, progress: bool) -> None:
+    """Run restrained windows: minimise, equilibrate (pulling), produce.
+
+    Finished windows are skipped; a killed window resumes from its last checkpoint.
+    """
+    from md_setups.runner import run_windows
+    from md_setups.setup import validate_setup
+
+    if not run_all and not window:
+        raise click.UsageError("choose windows with --window K (repeatable) or run them all with --all")
+    with _user_errors():
+        setup = _load(setup_file)
+        if platform is not None:
+            values = setup.to_dict()
+            values["simulation"]["platform"] = platform
+            setup = validate_setup(values, source=setup.source)
+        unknown = [v for v in voltage if not any(abs(v - s) < 1e-9 for s in setup.voltages)]
+        if unknown:
+            click.echo(f"note: voltages {unknown} V are not in the setup; running them anyway")
+        directory = _out(setup, out)
+        paths = run_windows(setup, directory, voltages=voltage or None,
+                            windows=None if run_all else window, progress=progress)
+    click.echo(f"{len(paths)} windows finished in {directory} (log: {directory / 'run.log'})")
+
+
+@md.command()
+@click.argument("setup_file", metavar="SETUP")
+@click.option("--ramp", nargs=2, type=float, default=None, metavar="V_START V_END",
+              help="Linear voltage ramp over the run (V).")
+@click.option("--sine", nargs=2, type=float, default=None, metavar="AMPLITUDE FREQUENCY",
+              help="Sinusoidal voltage: amplitude (V) and frequency (1/ps).")
+@click.option("--offset", type=float, default=0.0, show_default=True,
+              help="Constant voltage added to --sine (V).")
+@click.option("--duration", type=float, required=True, help="Length of the run (ps).")
+@click.option("--field-stride", type=int, default=100, show_default=True,
+              help="Steps between field updates.")
+@click.option("--seed", type=int, default=None, help="Seed [default: from the setup].")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Run directory [default: ./nanopore_run_<setup>].")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def drive(setup_file: str, ramp, sine, offset: float, duration: float, field_stride: int,
+          seed: int | None, out: Path | None, progress: bool) -> None:
+    """Unrestrained MD under a voltage ramp or a sinusoidal voltage, recording N(t)."""
+    from md_setups.drive import protocol_from_options, run_drive
+
+    with _user_errors():
+        setup = _load(setup_file)
+        protocol = protocol_from_options(ramp, sine, offset)
+        path = run_drive(setup, _out(setup, out), protocol, duration, field_stride, seed, progress)
+    click.echo(f"wrote {path}")
