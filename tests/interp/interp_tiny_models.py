@@ -1,0 +1,91 @@
+"""Tiny random causal LMs built from transformers configs (no download), for tests."""
+
+from __future__ import annotations
+
+import torch
+import transformers
+
+VOCAB = 48
+D_MODEL = 32
+
+
+def tiny_gpt2(seed: int = 0, n_layer: int = 3, init: float = 0.3) -> torch.nn.Module:
+    """A 3-layer GPT-2 with tied embeddings and a wide initialisation."""
+    torch.manual_seed(seed)
+    config = transformers.GPT2Config(
+        n_layer=n_layer,
+        n_embd=D_MODEL,
+        n_head=2,
+        vocab_size=VOCAB,
+        n_positions=64,
+        bos_token_id=0,
+        eos_token_id=0,
+        initializer_range=init,
+    )
+    return transformers.GPT2LMHeadModel(config).eval()
+
+
+def tiny_llama(seed: int = 0, n_layer: int = 2, init: float = 0.3) -> torch.nn.Module:
+    """A 2-layer Llama-style model."""
+    torch.manual_seed(seed)
+    config = transformers.LlamaConfig(
+        num_hidden_layers=n_layer,
+        hidden_size=D_MODEL,
+        intermediate_size=2 * D_MODEL,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        vocab_size=VOCAB,
+        max_position_embeddings=64,
+        bos_token_id=0,
+        eos_token_id=0,
+        initializer_range=init,
+        tie_word_embeddings=True,
+    )
+    return transformers.LlamaForCausalLM(config).eval()
+
+
+def tiny_mamba(seed: int = 0, n_layer: int = 2, init: float = 0.3) -> torch.nn.Module:
+    """A 2-layer Mamba (reference PyTorch path on CPU)."""
+    torch.manual_seed(seed)
+    config = transformers.MambaConfig(
+        num_hidden_layers=n_layer,
+        hidden_size=D_MODEL,
+        state_size=8,
+        expand=2,
+        conv_kernel=4,
+        vocab_size=VOCAB,
+        bos_token_id=0,
+        eos_token_id=0,
+        initializer_range=init,
+        tie_word_embeddings=True,
+    )
+    return transformers.MambaForCausalLM(config).eval()
+
+
+def tiny_rwkv(seed: int = 0, n_layer: int = 2, init: float = 0.3) -> torch.nn.Module:
+    """A 2-layer RWKV without hidden-state rescaling."""
+    torch.manual_seed(seed)
+    config = transformers.RwkvConfig(
+        num_hidden_layers=n_layer,
+        hidden_size=D_MODEL,
+        attention_hidden_size=D_MODEL,
+        intermediate_size=2 * D_MODEL,
+        vocab_size=VOCAB,
+        context_length=64,
+        rescale_every=0,
+        bos_token_id=0,
+        eos_token_id=0,
+        initializer_range=init,
+        tie_word_embeddings=True,
+    )
+    model = transformers.RwkvForCausalLM(config).eval()
+    with torch.no_grad():  # RWKV's own initialisation gives near-uniform outputs
+        for name, param in model.named_parameters():
+            if param.ndim == 2:
+                param.normal_(0.0, init if "embeddings" in name else init / 2)
+    return model
+
+
+def random_tokens(n: int, seq: int, seed: int = 0) -> torch.Tensor:
+    """Uniform random token ids, shape (n, seq)."""
+    return torch.randint(0, VOCAB, (n, seq), generator=torch.Generator().manual_seed(seed))
