@@ -332,3 +332,9 @@ def _float32() -> Any:
     import torch
 
     return torch.float32
+
+
+from interp.cli_scoring import explain, score  # noqa: E402 - needs the helpers above
+
+main.add_command(explain)
+main.add_command(score)

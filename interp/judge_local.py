@@ -98,6 +98,13 @@ class TransformersJudge:
         import torch
 
         ids = self._prompt_ids(request)
+        limit = _context_length(self.model)
+        if limit is not None and ids.shape[1] + request.max_tokens > limit:
+            return JudgeAnswer(
+                None,
+                error=f"prompt of {ids.shape[1]} tokens plus {request.max_tokens} to generate "
+                f"exceeds the model's context of {limit} tokens",
+            )
         options: list[str] = []
         if request.kind == "binary":
             options = ["0", "1"]
@@ -123,3 +130,12 @@ class TransformersJudge:
             )
         text = self.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
         return parse_answer(request, text)
+
+
+def _context_length(model: Any) -> int | None:
+    config = getattr(model, "config", None)
+    for key in ("max_position_embeddings", "n_positions"):
+        value = getattr(config, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
