@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import transformers
 
@@ -89,3 +90,28 @@ def tiny_rwkv(seed: int = 0, n_layer: int = 2, init: float = 0.3) -> torch.nn.Mo
 def random_tokens(n: int, seq: int, seed: int = 0) -> torch.Tensor:
     """Uniform random token ids, shape (n, seq)."""
     return torch.randint(0, VOCAB, (n, seq), generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Run tiny models on one thread: extra threads only add overhead on a shared CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def word_tokenizer(n_words: int = VOCAB):
+    """A whitespace word-level tokenizer over the words ``w0 .. w{n-1}`` (id = index)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    vocab = {f"w{i}": i for i in range(n_words)}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="w0"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="w0")
+
+
+def save_model_folder(model: torch.nn.Module, folder) -> None:
+    """Save a tiny model with the word tokenizer, as a local model folder."""
+    model.save_pretrained(folder)
+    word_tokenizer(model.config.vocab_size).save_pretrained(folder)

@@ -6,7 +6,13 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from interp_tiny_models import D_MODEL, VOCAB, random_tokens, tiny_gpt2  # noqa: E402
+from interp_tiny_models import (  # noqa: E402
+    D_MODEL,
+    VOCAB,
+    one_thread,  # noqa: F401 - autouse fixture
+    random_tokens,
+    tiny_gpt2,
+)
 
 from interp.coders import build_coder  # noqa: E402
 from interp.config import CoderConfig  # noqa: E402
