@@ -43,7 +43,7 @@ from md_setups.forces import (
 )
 from md_setups.platforms import choose_platform
 from md_setups.setup import Setup
-from nanopore.windows import WindowFile
+from nanopore.windows import WindowFile, is_complete
 
 CHECKPOINT_VERSION = 1
 
@@ -247,6 +247,8 @@ class WindowRunner:
             raise ValueError(f"window {task.index} does not exist; the setup has windows "
                              f"0 to {len(setup.targets) - 1}")
         path = window_path(self.out, task)
+        if is_complete(path):
+            return path
         path.parent.mkdir(parents=True, exist_ok=True)
         kappa = float(setup["windows"]["spring_constant"])
         target = float(setup.targets[task.index])

@@ -288,7 +288,7 @@ def validate_setup(raw: Mapping[str, Any], source: str = "<dict>") -> Setup:
         values[section] = {}
         for key, spec in keys.items():
             where = f"{source}: [{section}] {key}"
-            if key in given:
+            if given.get(key) is not None:  # None: absent (as written by Setup.to_dict)
                 values[section][key] = _check(where, given[key], spec)
             elif spec.default is REQUIRED and section not in ("windows",):
                 raise SetupError(f"{where} is required ({spec.help}, {spec.units})")

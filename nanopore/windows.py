@@ -288,6 +288,29 @@ def read_window(path: str | os.PathLike) -> Window:
     )
 
 
+def is_complete(path: str | os.PathLike) -> bool:
+    """Whether a window file exists and is marked finished (opened read-only).
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    bool
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.exists():
+        return False
+    try:
+        with h5py.File(path, "r") as handle:
+            return bool(handle.attrs.get("complete", False))
+    except OSError:
+        return False
+
+
 def _decode(value: Any) -> Any:
     if isinstance(value, bytes):
         value = value.decode()
