@@ -338,3 +338,8 @@ from interp.cli_scoring import explain, score  # noqa: E402 - needs the helpers 
 
 main.add_command(explain)
 main.add_command(score)
+
+from interp.cli_interventions import COMMANDS as _INTERVENTION_COMMANDS  # noqa: E402
+
+for _command in _INTERVENTION_COMMANDS:
+    main.add_command(_command)
