@@ -172,7 +172,7 @@ def capture_residuals(parts: ModelParts) -> Iterator[list[Tensor | None]]:
     def pre_hook(module: nn.Module, args: tuple, kwargs: dict) -> None:
         store[0] = _module_input(args, kwargs)
 
-    def make_hook(index: int):  # noqa: ANN202 - returns a torch hook
+    def make_hook(index: int):
         def hook(module: nn.Module, args: tuple, output: Any) -> None:
             store[index + 1] = _first_tensor(output)
 

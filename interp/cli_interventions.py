@@ -71,7 +71,9 @@ _json_option = click.option(
     show_default=True,
     help="Fraction of sequences kept apart to report the KL on.",
 )
-@click.option("--steps", default=250, show_default=True, help="Optimiser steps (0: logit lens only).")
+@click.option(
+    "--steps", default=250, show_default=True, help="Optimiser steps (0: logit lens only)."
+)
 @click.option("--batch-size", default=8, show_default=True, help="Sequences per step.")
 @click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True)
 @click.option("--lr", default=0.1, show_default=True, help="Peak learning rate.")
@@ -140,7 +142,9 @@ def lens(**opts: Any) -> None:
 @click.option("--eval-fraction", default=0.5, show_default=True)
 @click.option("--block", "blocks", type=int, multiple=True, required=True, help="Block to steer.")
 @click.option(
-    "--method", type=click.Choice(["mean_difference", "lda"]), default="mean_difference",
+    "--method",
+    type=click.Choice(["mean_difference", "lda"]),
+    default="mean_difference",
     show_default=True,
 )
 @click.option(
@@ -238,7 +242,9 @@ def _site(opts: dict[str, Any]) -> Any:
 @click.option("--coder", required=True, type=click.Path(path_type=Path), help="Coder folder.")
 @click.option("--module", required=True, help="Module the coder sits at, e.g. transformer.h.3.")
 @click.option(
-    "--prompts", required=True, type=click.Path(dir_okay=False, path_type=Path),
+    "--prompts",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
     help="Text file, one prompt per line (cut to the shortest prompt's last tokens).",
 )
 @click.option("--latent", "latents", type=int, multiple=True, required=True)
@@ -286,9 +292,7 @@ def intervene(**opts: Any) -> None:
             for latent in opts["latents"]
         ]
     click.echo(f"{prompts.shape[0]} prompts of {prompts.shape[1]} tokens")
-    _print_table(
-        ["latent", "delta", "KL", "score", "explanation"], [r.row() for r in results]
-    )
+    _print_table(["latent", "delta", "KL", "score", "explanation"], [r.row() for r in results])
     _write_json(
         opts["json_path"],
         [
@@ -334,7 +338,9 @@ def _scores(path: Path | None) -> Any:
 @click.option("--ctx-len", default=64, show_default=True)
 @click.option("--max-tokens", type=int, default=None)
 @click.option(
-    "--fractions", default="0,0.25,0.5,0.75,1", show_default=True,
+    "--fractions",
+    default="0,0.25,0.5,0.75,1",
+    show_default=True,
     help="Comma-separated fractions of latents to rewrite.",
 )
 @click.option(
@@ -406,8 +412,17 @@ def rewrite(**opts: Any) -> None:
             )
     click.echo(f"{tokens.shape[0]} sequences of {tokens.shape[1]} tokens; losses in nats/token")
     _print_table(
-        ["fraction", "latents", "chosen", "clean", "reconstr.", "rewrite", "zero-abl.",
-         "KL rewrite", "recovered"],
+        [
+            "fraction",
+            "latents",
+            "chosen",
+            "clean",
+            "reconstr.",
+            "rewrite",
+            "zero-abl.",
+            "KL rewrite",
+            "recovered",
+        ],
         [r.row() for r in results],
     )
     _write_json(opts["json_path"], [r.to_dict() for r in results])
@@ -416,11 +431,15 @@ def rewrite(**opts: Any) -> None:
 # ------------------------------------------------------------------------- spot
 @click.command()
 @click.option(
-    "--annotated", required=True, type=click.Path(dir_okay=False, path_type=Path),
+    "--annotated",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
     help="Annotated findings (.json list or .jsonl): location, description, item.",
 )
 @click.option(
-    "--reported", required=True, type=click.Path(dir_okay=False, path_type=Path),
+    "--reported",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
     help="Reported findings, same format, with an optional 'run' field for repeated runs.",
 )
 @click.option(
@@ -461,7 +480,9 @@ def spot(**opts: Any) -> None:
         [str(i), str(r.n_reported), str(r.n_matched), f"{r.precision:.3f}", f"{r.recall:.3f}"]
         for i, r in enumerate(summary.runs)
     ]
-    click.echo(f"{len(annotated)} annotated findings, {len(runs)} run(s), matched by {opts['match']}")
+    click.echo(
+        f"{len(annotated)} annotated findings, {len(runs)} run(s), matched by {opts['match']}"
+    )
     _print_table(["run", "reported", "matched", "precision", "recall"], rows)
     click.echo("")
     _print_table(["metric", "value"], [[k, f"{v:.3f}"] for k, v in summary.summary().items()])

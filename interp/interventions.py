@@ -255,7 +255,9 @@ def find_delta(
 
     def kl_at(log_delta: float) -> float:
         delta = 10.0**log_delta
-        kl = float(intervention_kl(model, input_ids, site, latent, delta, clean_logits=clean).mean())
+        kl = float(
+            intervention_kl(model, input_ids, site, latent, delta, clean_logits=clean).mean()
+        )
         history.append((delta, kl))
         return kl
 
@@ -452,7 +454,9 @@ def sample_continuations(
     ids = input_ids.to(device)
     position = input_ids.shape[1] - 1
     context = (
-        latent_intervention(model, intervention[0], intervention[1], intervention[2], position=position)
+        latent_intervention(
+            model, intervention[0], intervention[1], intervention[2], position=position
+        )
         if intervention is not None
         else nullcontext()
     )

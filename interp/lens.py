@@ -29,7 +29,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from interp.architectures import ModelParts, model_device, model_parts, residuals_and_logits
-from interp.seeding import SeedLike, make_generator
+from interp.seeding import make_generator
 
 LENS_CONFIG_FILE = "lens.json"
 LENS_WEIGHTS_FILE = "lens.safetensors"
@@ -51,7 +51,8 @@ def kl_divergence(reference_logits: Tensor, logits: Tensor) -> Tensor:
     """
     log_p = F.log_softmax(reference_logits.float(), dim=-1)
     log_q = F.log_softmax(logits.float(), dim=-1)
-    return (log_p.exp() * (log_p - log_q)).sum(dim=-1)
+    # rounding can make a zero divergence slightly negative
+    return (log_p.exp() * (log_p - log_q)).sum(dim=-1).clamp_min(0.0)
 
 
 class TunedLens(nn.Module):
@@ -179,7 +180,9 @@ class LensTrainConfig:
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
-            raise ValueError(f"steps and batch_size must be >= 1, got {self.steps}, {self.batch_size}")
+            raise ValueError(
+                f"steps and batch_size must be >= 1, got {self.steps}, {self.batch_size}"
+            )
         if self.optimizer not in ("sgd", "adam"):
             raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
         if self.lr <= 0:

@@ -208,7 +208,7 @@ def select_latents(
     """
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"fraction must be in [0, 1], got {fraction}")
-    n = int(round(fraction * num_latents))
+    n = round(fraction * num_latents)
     if scores is None:
         order = torch.randperm(num_latents, generator=make_generator(seed))
     else:

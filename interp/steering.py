@@ -158,7 +158,7 @@ def last_token_activations(
     out = {b: torch.zeros(len(sequences), parts.d_model) for b in block_list}
     current: dict[int, Tensor] = {}
 
-    def make_hook(b: int):  # noqa: ANN202 - returns a torch hook
+    def make_hook(b: int):
         def hook(module: nn.Module, args: tuple, output: Any) -> None:
             current[b] = _first_tensor(output)[:, -1].float().cpu()
 
@@ -212,7 +212,10 @@ def lda_direction(positive: Tensor, negative: Tensor, shrinkage: float = 0.1) ->
         raise ValueError(f"shrinkage must be in [0, 1], got {shrinkage}")
     delta = mean_difference(positive, negative).double()
     centred = torch.cat(
-        [positive.double() - positive.double().mean(0), negative.double() - negative.double().mean(0)]
+        [
+            positive.double() - positive.double().mean(0),
+            negative.double() - negative.double().mean(0),
+        ]
     )
     dof = max(1, centred.shape[0] - 2)
     cov = centred.T @ centred / dof
@@ -311,7 +314,7 @@ def steer(
     parts = parts or model_parts(model)
     _check_blocks(parts, vectors)
 
-    def make_hook(vector: Tensor):  # noqa: ANN202 - returns a torch hook
+    def make_hook(vector: Tensor):
         def hook(module: nn.Module, args: tuple, output: Any) -> Any:
             hidden = _first_tensor(output)
             if hidden is None:
@@ -326,7 +329,9 @@ def steer(
     handles = []
     for b, vector in vectors.items():
         if vector.shape != (parts.d_model,):
-            raise ValueError(f"vector of block {b} has shape {tuple(vector.shape)}, expected ({parts.d_model},)")
+            raise ValueError(
+                f"vector of block {b} has shape {tuple(vector.shape)}, expected ({parts.d_model},)"
+            )
         handles.append(parts.blocks[b].register_forward_hook(make_hook(vector)))
     try:
         yield

@@ -7,8 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
-from click.testing import CliRunner  # noqa: E402
-from interp_tiny_models import (  # noqa: E402
+from click.testing import CliRunner
+from interp_tiny_models import (
     D_MODEL,
     VOCAB,
     one_thread,  # noqa: F401 - autouse fixture
@@ -16,10 +16,10 @@ from interp_tiny_models import (  # noqa: E402
     tiny_gpt2,
 )
 
-from interp.cli import main  # noqa: E402
-from interp.coders import build_coder  # noqa: E402
-from interp.config import CoderConfig  # noqa: E402
-from interp.io import save_coder  # noqa: E402
+from interp.cli import main
+from interp.coders import build_coder
+from interp.config import CoderConfig
+from interp.io import save_coder
 
 
 def _invoke(*args):
@@ -46,7 +46,9 @@ def folder(tmp_path_factory):
     (root / "corpus.txt").write_text(" ".join(f"w{i}" for i in rng.integers(1, VOCAB, 640)))
     sae = build_coder(D_MODEL, CoderConfig(num_latents=64, k=4), seed=0)
     save_coder(sae, root / "sae")
-    tc = build_coder(D_MODEL, CoderConfig(num_latents=64, k=4, transcode=True, skip_connection=True))
+    tc = build_coder(
+        D_MODEL, CoderConfig(num_latents=64, k=4, transcode=True, skip_connection=True)
+    )
     with torch.no_grad():
         tc.W_dec.normal_(0, 0.3, generator=torch.Generator().manual_seed(0))
     save_coder(tc, root / "transcoder")
@@ -55,8 +57,19 @@ def folder(tmp_path_factory):
 
 def test_lens_command(folder, tmp_path):
     res = _invoke(
-        "lens", "--model", folder / "model", "--corpus", folder / "corpus.txt", "--ctx-len", 16,
-        "--steps", 40, "--out", tmp_path / "lens", "--json", tmp_path / "lens.json",
+        "lens",
+        "--model",
+        folder / "model",
+        "--corpus",
+        folder / "corpus.txt",
+        "--ctx-len",
+        16,
+        "--steps",
+        40,
+        "--out",
+        tmp_path / "lens",
+        "--json",
+        tmp_path / "lens.json",
     )
     assert res.exit_code == 0, res.output
     rows = _table(res.output, "layer")
@@ -77,8 +90,21 @@ def test_steer_command(folder, tmp_path):
             record = {"prompt": prompt, "matching": f"w{a}", "non_matching": f"w{a + 10}"}
             handle.write(json.dumps(record) + "\n")
     res = _invoke(
-        "steer", "--model", folder / "model", "--pairs", pairs, "--block", 0, "--block", 2,
-        "--multipliers", "-1,0,1", "--positions", "last", "--out", tmp_path / "v.pt",
+        "steer",
+        "--model",
+        folder / "model",
+        "--pairs",
+        pairs,
+        "--block",
+        0,
+        "--block",
+        2,
+        "--multipliers",
+        "-1,0,1",
+        "--positions",
+        "last",
+        "--out",
+        tmp_path / "v.pt",
     )
     assert res.exit_code == 0, res.output
     rows = _table(res.output, "multiplier")
@@ -96,9 +122,23 @@ def test_intervene_command(folder, tmp_path):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("w3 w4 w5 w6 w7 w8\nw9 w10 w11 w12 w13 w14 w15\nw20 w21 w22 w23 w24 w25\n")
     res = _invoke(
-        "intervene", "--model", folder / "model", "--coder", folder / "sae",
-        "--module", "transformer.h.1", "--prompts", prompts, "--latent", 3, "--latent", 8,
-        "--gen-tokens", 4, "--json", tmp_path / "out.json",
+        "intervene",
+        "--model",
+        folder / "model",
+        "--coder",
+        folder / "sae",
+        "--module",
+        "transformer.h.1",
+        "--prompts",
+        prompts,
+        "--latent",
+        3,
+        "--latent",
+        8,
+        "--gen-tokens",
+        4,
+        "--json",
+        tmp_path / "out.json",
     )
     assert res.exit_code == 0, res.output
     assert "3 prompts of 6 tokens" in res.output
@@ -112,9 +152,23 @@ def test_intervene_command(folder, tmp_path):
 
 def test_rewrite_command(folder, tmp_path):
     res = _invoke(
-        "rewrite", "--model", folder / "model", "--coder", folder / "transcoder",
-        "--module", "transformer.h.1.mlp", "--corpus", folder / "corpus.txt", "--ctx-len", 16,
-        "--fractions", "0.5,1", "--simulator", "oracle", "--json", tmp_path / "rw.json",
+        "rewrite",
+        "--model",
+        folder / "model",
+        "--coder",
+        folder / "transcoder",
+        "--module",
+        "transformer.h.1.mlp",
+        "--corpus",
+        folder / "corpus.txt",
+        "--ctx-len",
+        16,
+        "--fractions",
+        "0.5,1",
+        "--simulator",
+        "oracle",
+        "--json",
+        tmp_path / "rw.json",
     )
     assert res.exit_code == 0, res.output
     rows = json.loads((tmp_path / "rw.json").read_text())
@@ -126,9 +180,23 @@ def test_rewrite_command(folder, tmp_path):
     scores = tmp_path / "scores.json"
     scores.write_text(json.dumps({str(i): float(i) for i in range(64)}))
     res = _invoke(
-        "rewrite", "--model", folder / "model", "--coder", folder / "transcoder",
-        "--module", "transformer.h.1.mlp", "--corpus", folder / "corpus.txt", "--ctx-len", 16,
-        "--fractions", "0.25", "--simulations", sims, "--scores", scores,
+        "rewrite",
+        "--model",
+        folder / "model",
+        "--coder",
+        folder / "transcoder",
+        "--module",
+        "transformer.h.1.mlp",
+        "--corpus",
+        folder / "corpus.txt",
+        "--ctx-len",
+        16,
+        "--fractions",
+        "0.25",
+        "--simulations",
+        sims,
+        "--scores",
+        scores,
     )
     assert res.exit_code == 0, res.output
     assert _table(res.output, "fraction")[0][:3] == ["0.25", "16", "score"]
@@ -136,24 +204,45 @@ def test_rewrite_command(folder, tmp_path):
     wrong = tmp_path / "wrong.npy"
     np.save(wrong, np.zeros((10, 64), dtype=np.float32))
     res = _invoke(
-        "rewrite", "--model", folder / "model", "--coder", folder / "transcoder",
-        "--module", "transformer.h.1.mlp", "--corpus", folder / "corpus.txt", "--ctx-len", 16,
-        "--simulations", wrong,
+        "rewrite",
+        "--model",
+        folder / "model",
+        "--coder",
+        folder / "transcoder",
+        "--module",
+        "transformer.h.1.mlp",
+        "--corpus",
+        folder / "corpus.txt",
+        "--ctx-len",
+        16,
+        "--simulations",
+        wrong,
     )
     assert res.exit_code == 1 and "expected 640 rows" in res.output
     res = _invoke(
-        "rewrite", "--model", folder / "model", "--coder", folder / "transcoder",
-        "--module", "transformer.h.1.mlp", "--corpus", folder / "corpus.txt",
+        "rewrite",
+        "--model",
+        folder / "model",
+        "--coder",
+        folder / "transcoder",
+        "--module",
+        "transformer.h.1.mlp",
+        "--corpus",
+        folder / "corpus.txt",
     )
     assert res.exit_code == 2 and "--simulations" in res.output
 
 
 def test_spot_command(tmp_path):
     annotated = tmp_path / "annotated.json"
-    annotated.write_text(json.dumps([
-        {"location": "Eq. 3", "description": "sign", "item": "p1"},
-        {"location": "Table 2", "description": "swap", "item": "p1"},
-    ]))
+    annotated.write_text(
+        json.dumps(
+            [
+                {"location": "Eq. 3", "description": "sign", "item": "p1"},
+                {"location": "Table 2", "description": "swap", "item": "p1"},
+            ]
+        )
+    )
     reported = tmp_path / "reported.jsonl"
     reported.write_text(
         '{"location": "eq 3", "item": "p1", "run": 0}\n'

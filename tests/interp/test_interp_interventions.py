@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from interp_tiny_models import (  # noqa: E402
+from interp_tiny_models import (
     D_MODEL,
     VOCAB,
     one_thread,  # noqa: F401 - autouse fixture
@@ -14,10 +14,10 @@ from interp_tiny_models import (  # noqa: E402
     tiny_gpt2,
 )
 
-from interp.coders import build_coder  # noqa: E402
-from interp.config import CoderConfig  # noqa: E402
-from interp.hooks import collect_activations  # noqa: E402
-from interp.interventions import (  # noqa: E402
+from interp.coders import build_coder
+from interp.config import CoderConfig
+from interp.hooks import collect_activations
+from interp.interventions import (
     CoderSite,
     explanation_from_tokens,
     find_delta,
@@ -28,8 +28,8 @@ from interp.interventions import (  # noqa: E402
     sample_continuations,
     surprisal_difference,
 )
-from interp.lens import kl_divergence  # noqa: E402
-from interp.rewrite import (  # noqa: E402
+from interp.lens import kl_divergence
+from interp.rewrite import (
     ArraySimulator,
     OracleSimulator,
     ZeroSimulator,
@@ -38,7 +38,7 @@ from interp.rewrite import (  # noqa: E402
     partial_rewrite,
     select_latents,
 )
-from interp.training import TrainConfig, train_coder  # noqa: E402
+from interp.training import TrainConfig, train_coder
 
 BLOCK = "transformer.h.1"
 MLP = "transformer.h.1.mlp"
@@ -66,7 +66,10 @@ def transcoder_site(model):
     x, y = collect_activations(model, batches, [MLP], inputs=True, progress=False)[MLP]
     cfg = CoderConfig(num_latents=64, k=6, transcode=True, skip_connection=True)
     result = train_coder(
-        x, y, coder_config=cfg, train_config=TrainConfig(batch_size=128, num_steps=100),
+        x,
+        y,
+        coder_config=cfg,
+        train_config=TrainConfig(batch_size=128, num_steps=100),
         progress=False,
     )
     return CoderSite(MLP, result.coder)
@@ -183,9 +186,8 @@ def test_delta_search_errors(model, prompts, sae_site):
     site = CoderSite(MLP, dead)  # a transcoder's decoder starts at zero: no effect at all
     with pytest.raises(ValueError, match="reaches only KL"):
         find_delta(model, prompts, site, 0, log10_limits=(-2, 3))
-    with pytest.raises(IndexError):
-        with latent_intervention(model, sae_site, 999, 1.0):
-            pass
+    with pytest.raises(IndexError), latent_intervention(model, sae_site, 999, 1.0):
+        pass
 
 
 # ------------------------------------------------------------------ partial rewrite
@@ -242,9 +244,15 @@ def test_zero_simulator_moves_the_loss_to_zero_ablation(model, transcoder_site):
             ablated = model(input_ids=tokens).logits
         gaps = []
         for f in (0, 0.5, 1):
-            with torch.no_grad(), mlp_replacement(
-                model, transcoder_site, "rewrite", latents=select_latents(64, f),
-                simulated=zero(tokens, select_latents(64, f)),
+            with (
+                torch.no_grad(),
+                mlp_replacement(
+                    model,
+                    transcoder_site,
+                    "rewrite",
+                    latents=select_latents(64, f),
+                    simulated=zero(tokens, select_latents(64, f)),
+                ),
             ):
                 gaps.append(kl_divergence(ablated, model(input_ids=tokens).logits).mean().item())
     finally:

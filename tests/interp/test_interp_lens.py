@@ -5,7 +5,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from interp_tiny_models import (  # noqa: E402
+from interp_tiny_models import (
     D_MODEL,
     one_thread,  # noqa: F401 - autouse fixture
     random_tokens,
@@ -15,8 +15,8 @@ from interp_tiny_models import (  # noqa: E402
     tiny_rwkv,
 )
 
-from interp.architectures import model_parts, residuals_and_logits  # noqa: E402
-from interp.lens import (  # noqa: E402
+from interp.architectures import model_parts, residuals_and_logits
+from interp.lens import (
     LensTrainConfig,
     TunedLens,
     evaluate_lenses,

@@ -78,7 +78,7 @@ class KeywordJudge:
             if self.fail_on and self.fail_on in reported:
                 out.append(JudgeAnswer(None, error="malformed answer"))
                 continue
-            words = lambda s: {w for w in s.split(":", 1)[1].split() if len(w) >= 5}  # noqa: E731
+            words = lambda s: {w for w in s.split(":", 1)[1].split() if len(w) >= 5}
             out.append(JudgeAnswer(int(bool(words(known) & words(reported)))))
         return out
 

@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from interp_tiny_models import (  # noqa: E402
+from interp_tiny_models import (
     D_MODEL,
     VOCAB,
     one_thread,  # noqa: F401 - autouse fixture
@@ -16,8 +16,8 @@ from interp_tiny_models import (  # noqa: E402
     word_tokenizer,
 )
 
-from interp.architectures import model_parts  # noqa: E402
-from interp.steering import (  # noqa: E402
+from interp.architectures import model_parts
+from interp.steering import (
     ContrastivePair,
     lda_direction,
     matching_probability,
@@ -108,17 +108,15 @@ def test_steer_edits_only_the_given_positions_and_cleans_up():
         with torch.no_grad():
             model(input_ids=ids)
         handle.remove()
-    first = (lambda o: o[0] if isinstance(o, tuple) else o)
+    first = lambda o: o[0] if isinstance(o, tuple) else o
     change = first(seen["edit"]) - first(seen["clean"])
     assert torch.allclose(change[0, [2, 7]], torch.full((2, D_MODEL), 2.0))
     assert change[0, [0, 1, 3, 4, 5, 6]].abs().max() == 0
     assert not parts.blocks[0]._forward_hooks
-    with pytest.raises(ValueError, match="block 7"):
-        with steer(model, {7: vector}, 1.0):
-            pass
-    with pytest.raises(ValueError, match="shape"):
-        with steer(model, {0: torch.ones(3)}, 1.0):
-            pass
+    with pytest.raises(ValueError, match="block 7"), steer(model, {7: vector}, 1.0):
+        pass
+    with pytest.raises(ValueError, match="shape"), steer(model, {0: torch.ones(3)}, 1.0):
+        pass
 
 
 def test_lda_finds_the_discriminant_axis_that_the_mean_difference_misses():
