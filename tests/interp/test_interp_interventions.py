@@ -306,3 +306,47 @@ def test_kl_of_identical_logits_is_zero():
     logits = torch.randn(3, VOCAB, generator=torch.Generator().manual_seed(0))
     assert kl_divergence(logits, logits).abs().max() < 1e-6
     assert (kl_divergence(logits, logits.roll(1, 0)) > 0).all()
+
+
+class _ScriptedJudge:
+    """Answers scores requests with 0, 1, 2, ... per token (fails on the second latent)."""
+
+    name = "scripted"
+
+    def __init__(self):
+        self.requests = []
+
+    def answer(self, requests):
+        from interp.judges import JudgeAnswer
+
+        out = []
+        for request in requests:
+            self.requests.append(request)
+            if request.kind == "text":
+                out.append(JudgeAnswer("numbers"))
+            elif "second" in request.messages[-1]["content"]:
+                out.append(JudgeAnswer(None, error="malformed answer"))
+            else:
+                out.append(JudgeAnswer([float(i % 11) for i in range(request.n_options)]))
+        return out
+
+
+def test_judge_simulator_and_judge_explanation():
+    from interp.rewrite import JudgeSimulator
+
+    judge = _ScriptedJudge()
+    simulator = JudgeSimulator(
+        judge,
+        {4: "first feature", 9: "second feature"},
+        {4: 5.0, 9: 3.0},
+        decode=lambda ids: [f"w{i}" for i in ids],
+    )
+    predicted = simulator(random_tokens(2, 6, seed=1), torch.tensor([4, 9]))
+    assert predicted.shape == (2, 6, 2)
+    assert torch.allclose(predicted[0, :, 0], torch.arange(6.0) * 0.5)  # 0-10 scale * max / 10
+    assert predicted[:, :, 1].abs().max() == 0  # failed answers predict nothing
+    assert len(judge.requests) == 4 and judge.requests[0].n_options == 6
+    with pytest.raises(KeyError, match="no explanation"):
+        simulator(random_tokens(1, 6), torch.tensor([5]))
+    assert explanation_from_tokens(["1", "2"], judge) == "numbers"
+    assert "'1', '2'" in judge.requests[-1].messages[-1]["content"]
