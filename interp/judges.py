@@ -175,7 +175,7 @@ def parse_answer(request: JudgeRequest, text: str) -> JudgeAnswer:
         if not lines:
             return JudgeAnswer(None, text, error="malformed answer: empty text")
         first = re.sub(r"^(explanation|answer)\s*:\s*", "", lines[0], flags=re.IGNORECASE)
-        first = first.strip().strip('"').strip()
+        first = first.replace("<<", "").replace(">>", "").strip().strip('"').strip()
         if not first:
             return JudgeAnswer(None, text, error="malformed answer: empty explanation")
         return JudgeAnswer(first, text)
