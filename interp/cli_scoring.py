@@ -135,9 +135,7 @@ def _common_options(func: F) -> F:
             default=None,
             help="Model name for --judge http [default: $INTERP_JUDGE_MODEL].",
         ),
-        click.option(
-            "--judge-api-key", default=None, help="[default: $INTERP_JUDGE_API_KEY]"
-        ),
+        click.option("--judge-api-key", default=None, help="[default: $INTERP_JUDGE_API_KEY]"),
         click.option(
             "--judge-timeout", default=60.0, show_default=True, help="Seconds per HTTP call."
         ),
@@ -188,15 +186,21 @@ def _subject(opts: dict[str, Any]) -> tuple[Any, Any]:
 def _examples(opts: dict[str, Any], latents: list[int]) -> dict[int, Any]:
     """Cache activations (or load the cache) and draw every latent's examples."""
     from interp.caching import cache_activations
-    from interp.examples import ActivationCache, ExampleConfig, decoder_neighbours
-    from interp.examples import examples_per_latent, token_decoder
+    from interp.examples import (
+        ActivationCache,
+        ExampleConfig,
+        decoder_neighbours,
+        examples_per_latent,
+        token_decoder,
+    )
     from interp.hf import tokenize_corpus
     from interp.io import load_coder
 
     coder = load_coder(opts["coder"])
     if max(latents) >= coder.num_latents:
-        raise ValueError(f"latent {max(latents)} out of range: the coder has "
-                         f"{coder.num_latents} latents")
+        raise ValueError(
+            f"latent {max(latents)} out of range: the coder has {coder.num_latents} latents"
+        )
     config = ExampleConfig(
         window=opts["window"],
         n_quantiles=opts["n_quantiles"],
@@ -209,8 +213,9 @@ def _examples(opts: dict[str, Any], latents: list[int]) -> dict[int, Any]:
     needed = list(latents)
     if config.negatives == "neighbours":
         w_dec = coder.W_dec.detach().float().cpu().numpy()
-        neighbours = {k: decoder_neighbours(w_dec, k, opts["n_neighbours"]).tolist()
-                      for k in latents}
+        neighbours = {
+            k: decoder_neighbours(w_dec, k, opts["n_neighbours"]).tolist() for k in latents
+        }
         needed = list(dict.fromkeys(needed + [n for ns in neighbours.values() for n in ns]))
     model, tokenizer = _subject(opts)
     path = opts["cache_path"]
@@ -234,7 +239,12 @@ def _examples(opts: dict[str, Any], latents: list[int]) -> dict[int, Any]:
 
         embed = MiniLMEmbedder(device=opts["device"]).embed
     examples = examples_per_latent(
-        cache, latents, token_decoder(tokenizer), config, seed=opts["seed"], embed=embed,
+        cache,
+        latents,
+        token_decoder(tokenizer),
+        config,
+        seed=opts["seed"],
+        embed=embed,
         neighbours=neighbours,
     )
     silent = [k for k in latents if k not in examples]
@@ -289,13 +299,20 @@ def explain(latent_spec: str, threshold: float, out_path: Path, **opts: Any) -> 
             raise RuntimeError(str(err)) from None
         rows = []
         for k, e in explanations.items():
-            rows.append({**e.to_dict(), "n_activating": examples[k].n_activating,
-                         "max_activation": examples[k].max_activation})
+            rows.append(
+                {
+                    **e.to_dict(),
+                    "n_activating": examples[k].n_activating,
+                    "max_activation": examples[k].max_activation,
+                }
+            )
         save_results(rows, out_path)
     _print_table(
         ["latent", "active windows", "explanation"],
-        [[str(r["latent"]), str(r["n_activating"]), _clip(r["explanation"] or r["error"])]
-         for r in rows],
+        [
+            [str(r["latent"]), str(r["n_activating"]), _clip(r["explanation"] or r["error"])]
+            for r in rows
+        ],
     )
     click.echo(f"wrote {out_path}")
 
@@ -321,9 +338,7 @@ def explain(latent_spec: str, threshold: float, out_path: Path, **opts: Any) -> 
     default=None,
     help="Latents to score [default: those in --explanations].",
 )
-@click.option(
-    "--n-options", default=5, show_default=True, help="Examples per intruder question."
-)
+@click.option("--n-options", default=5, show_default=True, help="Examples per intruder question.")
 @click.option(
     "--lm",
     "lm_source",
@@ -404,7 +419,14 @@ def score(
     rows = []
     for r in results:
         value = r.metrics.get(HEADLINE[r.scorer], math.nan)
-        rows.append([str(r.latent), r.scorer, HEADLINE[r.scorer], f"{value:.3f}",
-                     f"{r.n_failed}/{r.n_items}"])
+        rows.append(
+            [
+                str(r.latent),
+                r.scorer,
+                HEADLINE[r.scorer],
+                f"{value:.3f}",
+                f"{r.n_failed}/{r.n_items}",
+            ]
+        )
     _print_table(["latent", "scorer", "metric", "value", "failed"], rows)
     click.echo(f"wrote {out_path}")

@@ -444,9 +444,7 @@ def decoder_neighbours(decoder: np.ndarray, latent: int, k: int) -> np.ndarray:
     return order[: min(k, w.shape[0] - 1)].astype(np.int64)
 
 
-def nearest_by_embedding(
-    reference: np.ndarray, candidates: np.ndarray, n: int
-) -> np.ndarray:
+def nearest_by_embedding(reference: np.ndarray, candidates: np.ndarray, n: int) -> np.ndarray:
     """Indices of the ``n`` candidates most cosine-similar to the reference centroid.
 
     Parameters
@@ -467,8 +465,8 @@ def nearest_by_embedding(
     if ref.ndim != 2 or cand.ndim != 2 or ref.shape[1] != cand.shape[1]:
         raise ValueError(f"embedding shapes do not match: {ref.shape} vs {cand.shape}")
     centroid = ref.mean(axis=0)
-    sims = cand @ centroid / np.maximum(
-        np.linalg.norm(cand, axis=1) * np.linalg.norm(centroid), 1e-12
+    sims = (
+        cand @ centroid / np.maximum(np.linalg.norm(cand, axis=1) * np.linalg.norm(centroid), 1e-12)
     )
     return np.argsort(-sims, kind="stable")[:n].astype(np.int64)
 

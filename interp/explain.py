@@ -33,8 +33,12 @@ class Explanation:
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready row."""
-        return {"latent": self.latent, "explanation": self.text, "judge": self.judge,
-                "error": self.error}
+        return {
+            "latent": self.latent,
+            "explanation": self.text,
+            "judge": self.judge,
+            "error": self.error,
+        }
 
 
 def explainer_request(
@@ -94,8 +98,7 @@ def explain_latents(
     """
     latents = list(examples)
     requests = [
-        explainer_request(examples[k], n_examples=n_examples, threshold=threshold)
-        for k in latents
+        explainer_request(examples[k], n_examples=n_examples, threshold=threshold) for k in latents
     ]
     answers = judge.answer(requests)
     if len(answers) != len(requests):

@@ -260,7 +260,7 @@ class OpenAIJudge:
                     retry_after=_retry_after(err.headers.get("Retry-After")),
                 ) from None
             raise _Failed(f"HTTP {err.code} from judge server: {detail}") from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise _Transient(f"no answer within {self.timeout:g} s") from None
         except urllib.error.URLError as err:
             if isinstance(err.reason, (TimeoutError, socket.timeout)):

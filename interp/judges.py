@@ -188,7 +188,9 @@ def parse_answer(request: JudgeRequest, text: str) -> JudgeAnswer:
             return JudgeAnswer(1, text)
         if no:
             return JudgeAnswer(0, text)
-        return JudgeAnswer(None, text, error=f"malformed answer: expected 1 or 0, got {_clip(text)}")
+        return JudgeAnswer(
+            None, text, error=f"malformed answer: expected 1 or 0, got {_clip(text)}"
+        )
     if kind == "choice":
         valid = [n for n in numbers if 1 <= n <= request.n_options]
         if not valid:

@@ -124,8 +124,8 @@ def to_dataset(rows: Sequence[Mapping[str, Any]]) -> Any:
         for k in dict.fromkeys(k for r in rows for k in r)
         if k not in ("latent", "scorer")
         and all(
-            isinstance(r.get(k), (int, float, np.number, type(None))) and not isinstance(
-                r.get(k), bool)
+            isinstance(r.get(k), (int, float, np.number, type(None)))
+            and not isinstance(r.get(k), bool)
             for r in rows
         )
         and any(r.get(k) is not None for r in rows)

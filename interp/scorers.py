@@ -1,4 +1,4 @@
-"""Scorers of latents: each is a judge (or an embedding / language model), an example set and a metric.
+"""Scorers of latents: each is a judge (or an embedding or language model), examples, a metric.
 
 With an explanation
     :func:`detection_score`, :func:`fuzzing_score`, :func:`simulation_score`
@@ -124,8 +124,14 @@ def _binary_result(
         sel = q == b
         metrics[f"recall_q{b}"] = recall(y[sel], pred[sel]) if sel.any() else float("nan")
     return ScoreResult(
-        latent, scorer, judge.name, metrics, len(answers), len(answers) - len(ok),
-        explanation, _errors(answers),
+        latent,
+        scorer,
+        judge.name,
+        metrics,
+        len(answers),
+        len(answers) - len(ok),
+        explanation,
+        _errors(answers),
     )
 
 
@@ -149,7 +155,12 @@ def detection_score(
     ]
     answers = _ask(judge, requests)
     return _binary_result(
-        examples.latent, "detection", judge, text, [lab for _, lab in items], answers,
+        examples.latent,
+        "detection",
+        judge,
+        text,
+        [lab for _, lab in items],
+        answers,
         [e.quantile for e, _ in items],
     )
 
@@ -238,7 +249,12 @@ def fuzzing_score(
     ]
     answers = _ask(judge, requests)
     return _binary_result(
-        examples.latent, "fuzzing", judge, text, [it.label for it in items], answers,
+        examples.latent,
+        "fuzzing",
+        judge,
+        text,
+        [it.label for it in items],
+        answers,
         [it.example.quantile if it.label else -1 for it in items],
     )
 
@@ -282,8 +298,14 @@ def simulation_score(
         ),
     }
     return ScoreResult(
-        examples.latent, "simulation", judge.name, metrics, len(answers),
-        len(answers) - len(ok), text, _errors(answers),
+        examples.latent,
+        "simulation",
+        judge.name,
+        metrics,
+        len(answers),
+        len(answers) - len(ok),
+        text,
+        _errors(answers),
     )
 
 
@@ -306,7 +328,7 @@ def intruder_tasks(
     tasks_per_quantile: int = 1,
     seed: int | np.random.Generator = 0,
 ) -> list[IntruderTask]:
-    """Build intruder questions: ``n_options - 1`` activating examples of one quantile and one intruder.
+    """Intruder questions: ``n_options - 1`` activating examples of one quantile, one intruder.
 
     Parameters
     ----------
@@ -391,8 +413,14 @@ def intruder_score(
         sel = quantiles == b
         metrics[f"accuracy_q{b}"] = float(right[sel].mean()) if sel.any() else float("nan")
     return ScoreResult(
-        examples.latent, "intruder", judge.name, metrics, len(answers), len(answers) - len(ok),
-        None, _errors(answers),
+        examples.latent,
+        "intruder",
+        judge.name,
+        metrics,
+        len(answers),
+        len(answers) - len(ok),
+        None,
+        _errors(answers),
     )
 
 

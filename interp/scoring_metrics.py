@@ -125,9 +125,7 @@ def pearson(x: ArrayLike, y: ArrayLike) -> float:
     return float((a * b).sum() / den) if den > 0 else float("nan")
 
 
-def concatenated_pearson(
-    predicted: Sequence[ArrayLike], actual: Sequence[ArrayLike]
-) -> float:
+def concatenated_pearson(predicted: Sequence[ArrayLike], actual: Sequence[ArrayLike]) -> float:
     """Pearson correlation over all tokens of all examples, concatenated.
 
     Parameters

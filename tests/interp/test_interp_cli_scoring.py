@@ -38,33 +38,85 @@ def tiny(tmp_path_factory):
         folder
     )
     torch.manual_seed(0)
-    config = transformers.GPT2Config(n_layer=2, n_embd=16, n_head=2, vocab_size=len(vocab),
-                                     n_positions=1024, bos_token_id=0, eos_token_id=0)
+    config = transformers.GPT2Config(
+        n_layer=2,
+        n_embd=16,
+        n_head=2,
+        vocab_size=len(vocab),
+        n_positions=1024,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
     transformers.GPT2LMHeadModel(config).save_pretrained(folder)
     corpus = root / "corpus.txt"
     rng = np.random.default_rng(0)
     corpus.write_text(" ".join(rng.choice(WORDS, size=2000)))
-    res = _invoke("train", "--model", folder, "--module", "h.0.mlp", "--corpus", corpus,
-                  "--ctx-len", "32", "--out", root / "coders", "--num-latents", "32", "-k", "4",
-                  "--batch-size", "256", "--steps", "200", "--auxk-alpha", "0.1",
-                  "--dead-threshold", "512", "--no-progress")
+    res = _invoke(
+        "train",
+        "--model",
+        folder,
+        "--module",
+        "h.0.mlp",
+        "--corpus",
+        corpus,
+        "--ctx-len",
+        "32",
+        "--out",
+        root / "coders",
+        "--num-latents",
+        "32",
+        "-k",
+        "4",
+        "--batch-size",
+        "256",
+        "--steps",
+        "200",
+        "--auxk-alpha",
+        "0.1",
+        "--dead-threshold",
+        "512",
+        "--no-progress",
+    )
     assert res.exit_code == 0, res.output
-    return {"model": folder, "corpus": corpus, "coder": root / "coders" / "h.0.mlp",
-            "root": root}
+    return {"model": folder, "corpus": corpus, "coder": root / "coders" / "h.0.mlp", "root": root}
 
 
 def _source(tiny, cache=None):
-    args = ["--model", tiny["model"], "--module", "h.0.mlp", "--corpus", tiny["corpus"],
-            "--ctx-len", "32", "--window", "8", "--n-quantiles", "3", "--n-train", "4",
-            "--n-test", "2", "--n-negatives", "6", "--judge", tiny["model"]]
+    args = [
+        "--model",
+        tiny["model"],
+        "--module",
+        "h.0.mlp",
+        "--corpus",
+        tiny["corpus"],
+        "--ctx-len",
+        "32",
+        "--window",
+        "8",
+        "--n-quantiles",
+        "3",
+        "--n-train",
+        "4",
+        "--n-test",
+        "2",
+        "--n-negatives",
+        "6",
+        "--judge",
+        tiny["model"],
+    ]
     return args + (["--cache", cache] if cache else [])
 
 
 def test_local_judge_answers_binary_by_logprobs(tiny):
     judge = TransformersJudge(str(tiny["model"]))
     msgs = ({"role": "user", "content": "is the cat on the mat"},)
-    answers = judge.answer([JudgeRequest(msgs, "binary"), JudgeRequest(msgs, "choice", 3),
-                            JudgeRequest(msgs, "scores", 2, max_tokens=4)])
+    answers = judge.answer(
+        [
+            JudgeRequest(msgs, "binary"),
+            JudgeRequest(msgs, "choice", 3),
+            JudgeRequest(msgs, "scores", 2, max_tokens=4),
+        ]
+    )
     binary, choice, scores = answers
     assert binary.ok and 0 < binary.p_true < 1 and binary.value == int(binary.p_true >= 0.5)
     assert choice.ok and choice.value in (0, 1, 2)
@@ -77,8 +129,9 @@ def test_explain_then_score(tiny):
     root = tiny["root"]
     cache = root / "cache.npz"
     explanations = root / "explanations.jsonl"
-    res = _invoke("explain", tiny["coder"], *_source(tiny, cache), "--latents", "0-31",
-                  "-o", explanations)
+    res = _invoke(
+        "explain", tiny["coder"], *_source(tiny, cache), "--latents", "0-31", "-o", explanations
+    )
     assert res.exit_code == 0, res.output
     assert cache.is_file() and "explanation" in res.output
     rows = [json.loads(line) for line in explanations.read_text().splitlines()]
@@ -88,9 +141,23 @@ def test_explain_then_score(tiny):
         assert r["n_activating"] > 0 and r["judge"].startswith("local:")
 
     out = root / "scores.nc"
-    res = _invoke("score", tiny["coder"], *_source(tiny, cache), "--explanations", explanations,
-                  "--scorer", "detection", "--scorer", "fuzzing", "--scorer", "intruder",
-                  "--n-options", "3", "-o", out)
+    res = _invoke(
+        "score",
+        tiny["coder"],
+        *_source(tiny, cache),
+        "--explanations",
+        explanations,
+        "--scorer",
+        "detection",
+        "--scorer",
+        "fuzzing",
+        "--scorer",
+        "intruder",
+        "--n-options",
+        "3",
+        "-o",
+        out,
+    )
     assert res.exit_code == 0, res.output
     ds = xr.open_dataset(out)
     explained = sorted(r["latent"] for r in rows if r["explanation"])
@@ -107,22 +174,57 @@ def test_explain_then_score(tiny):
     ds.close()
 
     jsonl = root / "free.jsonl"
-    res = _invoke("score", tiny["coder"], *_source(tiny, cache), "--scorer", "intruder",
-                  "--latents", ",".join(map(str, explained)), "--n-options", "3", "-o", jsonl)
+    res = _invoke(
+        "score",
+        tiny["coder"],
+        *_source(tiny, cache),
+        "--scorer",
+        "intruder",
+        "--latents",
+        ",".join(map(str, explained)),
+        "--n-options",
+        "3",
+        "-o",
+        jsonl,
+    )
     assert res.exit_code == 0, res.output
     assert all(json.loads(line)["scorer"] == "intruder" for line in jsonl.read_text().splitlines())
 
 
 def test_cli_errors_are_one_line(tiny):
-    res = _invoke("score", tiny["coder"], *_source(tiny), "--scorer", "detection",
-                  "--latents", "0", "-o", tiny["root"] / "x.jsonl")
+    res = _invoke(
+        "score",
+        tiny["coder"],
+        *_source(tiny),
+        "--scorer",
+        "detection",
+        "--latents",
+        "0",
+        "-o",
+        tiny["root"] / "x.jsonl",
+    )
     assert res.exit_code != 0 and "--explanations is needed by: detection" in res.output
-    res = _invoke("explain", tiny["coder"], *_source(tiny), "--latents", "999",
-                  "-o", tiny["root"] / "x.jsonl")
+    res = _invoke(
+        "explain", tiny["coder"], *_source(tiny), "--latents", "999", "-o", tiny["root"] / "x.jsonl"
+    )
     assert res.exit_code == 1 and "Error: latent 999 out of range" in res.output
-    res = _invoke("explain", tiny["coder"], *_source(tiny), "--latents", "0-31", "--judge", "http",
-                  "--judge-base-url", "http://127.0.0.1:9/v1", "--judge-model", "m",
-                  "--judge-retries", "0", "-o", tiny["root"] / "x.jsonl")
+    res = _invoke(
+        "explain",
+        tiny["coder"],
+        *_source(tiny),
+        "--latents",
+        "0-31",
+        "--judge",
+        "http",
+        "--judge-base-url",
+        "http://127.0.0.1:9/v1",
+        "--judge-model",
+        "m",
+        "--judge-retries",
+        "0",
+        "-o",
+        tiny["root"] / "x.jsonl",
+    )
     assert res.exit_code == 1 and "cannot reach the judge server" in res.output
 
 

@@ -14,10 +14,43 @@ from interp.examples import (  # noqa: E402
 )
 from interp.scorers import embedding_score, example_embedding_score  # noqa: E402
 
-FOOD = ["bread", "cheese", "soup", "pasta", "salad", "butter", "garlic", "onions", "rice",
-        "cake", "pepper", "sauce", "oven", "recipe", "dinner", "baked"]
-OTHER = ["football", "goal", "stadium", "stocks", "market", "bank", "rain", "storm", "cloud",
-         "train", "station", "ticket", "guitar", "concert", "engine", "server", "software"]
+FOOD = [
+    "bread",
+    "cheese",
+    "soup",
+    "pasta",
+    "salad",
+    "butter",
+    "garlic",
+    "onions",
+    "rice",
+    "cake",
+    "pepper",
+    "sauce",
+    "oven",
+    "recipe",
+    "dinner",
+    "baked",
+]
+OTHER = [
+    "football",
+    "goal",
+    "stadium",
+    "stocks",
+    "market",
+    "bank",
+    "rain",
+    "storm",
+    "cloud",
+    "train",
+    "station",
+    "ticket",
+    "guitar",
+    "concert",
+    "engine",
+    "server",
+    "software",
+]
 GLUE = ["the", "a", "with", "and", "of", "was", "for", "in", "then", "my"]
 VOCAB = FOOD + OTHER + GLUE
 WINDOW = 10
@@ -48,8 +81,9 @@ def embedder():
 
 @pytest.fixture(scope="module")
 def examples():
-    config = ExampleConfig(window=WINDOW, n_quantiles=5, n_train=10, n_test_per_quantile=6,
-                           n_negatives=40)
+    config = ExampleConfig(
+        window=WINDOW, n_quantiles=5, n_train=10, n_test_per_quantile=6, n_negatives=40
+    )
     return build_examples(topical_cache(), 7, vocabulary_decoder(VOCAB), config, seed=0)
 
 
@@ -70,5 +104,7 @@ def test_embedding_auroc_on_topical_latent(embedder, examples):
     assert wrong.metrics["auc"] < 0.5
     free = example_embedding_score(embedder, None, examples, name=embedder.name)
     assert free.metrics["auc"] > 0.9, free.metrics
-    print(f"embedding AUROC {result.metrics['auc']:.3f}, wrong explanation "
-          f"{wrong.metrics['auc']:.3f}, example-embedding {free.metrics['auc']:.3f}")
+    print(
+        f"embedding AUROC {result.metrics['auc']:.3f}, wrong explanation "
+        f"{wrong.metrics['auc']:.3f}, example-embedding {free.metrics['auc']:.3f}"
+    )

@@ -79,14 +79,47 @@ def test_smollm2_mlp_explain_and_score(tmp_path, one_thread):
     latents = np.flatnonzero((fires > 0.15) & (fires < 0.6))[:2].tolist()
     assert len(latents) == 2, fires
 
-    source = ["--model", "smollm2", "--module", MODULE, "--corpus", corpus, "--ctx-len", "32",
-              "--max-tokens", str(32 * 32), "--window", "16", "--n-quantiles", "3",
-              "--n-train", "6", "--n-test", "2", "--n-negatives", "6", "--judge", "smollm2"]
+    source = [
+        "--model",
+        "smollm2",
+        "--module",
+        MODULE,
+        "--corpus",
+        corpus,
+        "--ctx-len",
+        "32",
+        "--max-tokens",
+        str(32 * 32),
+        "--window",
+        "16",
+        "--n-quantiles",
+        "3",
+        "--n-train",
+        "6",
+        "--n-test",
+        "2",
+        "--n-negatives",
+        "6",
+        "--judge",
+        "smollm2",
+    ]
     explanations = tmp_path / "explanations.jsonl"
     runner = CliRunner()
-    res = runner.invoke(main, [str(a) for a in ["explain", coder_dir, *source, "--latents",
-                                                ",".join(map(str, latents)), "-o",
-                                                explanations]])
+    res = runner.invoke(
+        main,
+        [
+            str(a)
+            for a in [
+                "explain",
+                coder_dir,
+                *source,
+                "--latents",
+                ",".join(map(str, latents)),
+                "-o",
+                explanations,
+            ]
+        ],
+    )
     assert res.exit_code == 0, res.output
     rows = [json.loads(line) for line in explanations.read_text().splitlines()]
     assert [r["latent"] for r in rows] == latents
@@ -94,10 +127,31 @@ def test_smollm2_mlp_explain_and_score(tmp_path, one_thread):
     assert any(r["explanation"] for r in rows), rows
 
     scores = tmp_path / "scores.jsonl"
-    res = runner.invoke(main, [str(a) for a in [
-        "score", coder_dir, *source, "--explanations", explanations, "--scorer", "detection",
-        "--scorer", "intruder", "--scorer", "embedding", "--scorer", "surprisal",
-        "--n-options", "3", "-o", scores]])
+    res = runner.invoke(
+        main,
+        [
+            str(a)
+            for a in [
+                "score",
+                coder_dir,
+                *source,
+                "--explanations",
+                explanations,
+                "--scorer",
+                "detection",
+                "--scorer",
+                "intruder",
+                "--scorer",
+                "embedding",
+                "--scorer",
+                "surprisal",
+                "--n-options",
+                "3",
+                "-o",
+                scores,
+            ]
+        ],
+    )
     assert res.exit_code == 0, res.output
     wall = time.perf_counter() - start
     table = [json.loads(line) for line in scores.read_text().splitlines()]
@@ -111,6 +165,7 @@ def test_smollm2_mlp_explain_and_score(tmp_path, one_thread):
         assert 0 <= by[(k, "surprisal")]["auc"] <= 1
         intr = by[(k, "intruder")]
         assert intr["chance"] == pytest.approx(1 / 3) and 0 <= intr["accuracy"] <= 1
-    print(f"\nSmolLM2 end to end: {wall:.1f} s wall; explanations "
-          f"{[r['explanation'] for r in rows]}")
+    print(
+        f"\nSmolLM2 end to end: {wall:.1f} s wall; explanations {[r['explanation'] for r in rows]}"
+    )
     print(res.output)

@@ -75,8 +75,9 @@ def test_random_highlight_counts_and_avoids():
 
 
 def test_build_examples_top_train_quantile_test_random_negatives(cache):
-    config = ExampleConfig(window=16, n_quantiles=5, n_train=6, n_test_per_quantile=4,
-                           n_negatives=30)
+    config = ExampleConfig(
+        window=16, n_quantiles=5, n_train=6, n_test_per_quantile=4, n_negatives=30
+    )
     ex = build_examples(cache, 0, DECODE, config, seed=1)
     tokens, acts = cache.windows(0, 16)
     peak = acts.max(axis=1)
@@ -86,7 +87,7 @@ def test_build_examples_top_train_quantile_test_random_negatives(cache):
     train_windows = [e.window for e in ex.train]
     assert sorted(peak[train_windows]) == sorted(np.sort(peak[active])[-6:])
     # test examples: 4 per quantile, from the right rank bin, disjoint from training
-    bins = dict(zip(active.tolist(), rank_quantiles(peak[active], 5).tolist()))
+    bins = dict(zip(active.tolist(), rank_quantiles(peak[active], 5).tolist(), strict=False))
     assert [len(v) for v in ex.test_quantiles().values()] == [4] * 5
     for e in ex.test:
         assert bins[e.window] == e.quantile and e.window not in train_windows and e.activating
@@ -129,11 +130,18 @@ def test_similar_negatives_are_nearest_by_embedding(cache):
     # embedding: 2-d, pointing along x when the text holds a colour word, else along y;
     # the activating examples hold no colour word, so the nearest negatives are colour-free
     def embed(texts):
-        return np.array([[0.0, 1.0] if any(c in t for c in ("red", "blue", "green", "yellow"))
-                         else [1.0, 0.1] for t in texts])
+        return np.array(
+            [
+                [0.0, 1.0]
+                if any(c in t for c in ("red", "blue", "green", "yellow"))
+                else [1.0, 0.1]
+                for t in texts
+            ]
+        )
 
-    config = ExampleConfig(window=8, n_train=5, n_negatives=10, negatives="similar",
-                           candidate_pool=6)
+    config = ExampleConfig(
+        window=8, n_train=5, n_negatives=10, negatives="similar", candidate_pool=6
+    )
     ex = build_examples(cache, 0, DECODE, config, embed=embed)
     assert len(ex.negatives) == 10 and all(e.source == "similar" for e in ex.negatives)
     assert all(embed([e.text])[0, 0] == 1.0 for e in ex.negatives)

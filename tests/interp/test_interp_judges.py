@@ -69,7 +69,7 @@ def test_scripted_judges_follow_the_protocol():
     assert isinstance(OracleJudge(), Judge) and isinstance(RandomJudge(), Judge)
     assert [a.value for a in OracleJudge().answer(requests)] == [r.truth for r in requests]
     noisy = NoisyJudge(0.25, seed=0).answer(requests)
-    flipped = sum(a.value != r.truth for a, r in zip(noisy, requests))
+    flipped = sum(a.value != r.truth for a, r in zip(noisy, requests, strict=False))
     assert flipped / 2000 == pytest.approx(0.25, abs=0.03)
     choices = RandomJudge(seed=0).answer([_req("choice", 4)] * 4000)
     counts = [sum(a.value == k for a in choices) for k in range(4)]
@@ -156,9 +156,18 @@ class _Server:
         text = "perhaps" if mode == "rambling" else content.split("=")[-1]
         choice = {"index": 0, "message": {"role": "assistant", "content": text}}
         if body.get("logprobs"):
-            choice["logprobs"] = {"content": [{"token": text, "logprob": -0.1, "top_logprobs": [
-                {"token": "1", "logprob": math.log(0.7)}, {"token": "0", "logprob": math.log(0.2)},
-            ]}]}
+            choice["logprobs"] = {
+                "content": [
+                    {
+                        "token": text,
+                        "logprob": -0.1,
+                        "top_logprobs": [
+                            {"token": "1", "logprob": math.log(0.7)},
+                            {"token": "0", "logprob": math.log(0.2)},
+                        ],
+                    }
+                ]
+            }
         return self._send(handler, 200, {"choices": [choice]})
 
     def close(self):
@@ -180,8 +189,10 @@ def _judge(server, mode, **kw):
 
 def test_http_judge_answers_and_reads_logprobs(server):
     judge = _judge(server, "ok")
-    answers = judge.answer([_req("binary", content=f"q{i} answer=1") for i in range(3)]
-                           + [_req("choice", 4, content="pick=3"), _req("text", content="=cats")])
+    answers = judge.answer(
+        [_req("binary", content=f"q{i} answer=1") for i in range(3)]
+        + [_req("choice", 4, content="pick=3"), _req("text", content="=cats")]
+    )
     assert [a.value for a in answers] == [1, 1, 1, 2, "cats"]
     assert answers[0].p_true == pytest.approx(0.7 / 0.9)  # P(1) / (P(0) + P(1))
     assert answers[3].p_true is None
@@ -215,11 +226,14 @@ def test_http_judge_times_out_slow_answers(server):
     assert not answer.ok and "no answer within 0.2 s" in answer.error
 
 
-@pytest.mark.parametrize(("mode", "message"), [
-    ("not-json", "malformed response: not JSON"),
-    ("no-choices", "malformed response: no choices"),
-    ("rambling", "malformed answer"),
-])
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("not-json", "malformed response: not JSON"),
+        ("no-choices", "malformed response: no choices"),
+        ("rambling", "malformed answer"),
+    ],
+)
 def test_http_judge_reports_malformed_output(server, mode, message):
     judge = _judge(server, mode)
     answer = judge.answer([_req("binary", content="m=1")])[0]
@@ -241,8 +255,9 @@ def test_http_judge_unreachable_and_misconfigured(server, monkeypatch):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed once the block ends
-    judge = OpenAIJudge(base_url=f"http://127.0.0.1:{port}/v1", model="m", max_retries=1,
-                        backoff=0.01)
+    judge = OpenAIJudge(
+        base_url=f"http://127.0.0.1:{port}/v1", model="m", max_retries=1, backoff=0.01
+    )
     with pytest.raises(JudgeUnavailableError, match=f"cannot reach .*127.0.0.1:{port}"):
         judge.answer([_req("binary", content="x=1")])
     wrong_path = OpenAIJudge(base_url=server.url + "/nope", model="ok", backoff=0.01)
@@ -278,8 +293,12 @@ def test_detection_through_http_counts_malformed_answers():
     srv = _EchoTruthServer()
     try:
         cache = synthetic_cache(rows=100, ctx_len=32, p_animal=0.03, seed=1)
-        ex = build_examples(cache, 0, DECODE, ExampleConfig(window=8, n_quantiles=4,
-                            n_test_per_quantile=5, n_negatives=20))
+        ex = build_examples(
+            cache,
+            0,
+            DECODE,
+            ExampleConfig(window=8, n_quantiles=4, n_test_per_quantile=5, n_negatives=20),
+        )
         judge = OpenAIJudge(base_url=srv.url, model="echo", backoff=0.01, concurrency=1)
         result = detection_score(judge, "animal names", ex)
     finally:

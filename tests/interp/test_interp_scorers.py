@@ -39,8 +39,9 @@ def examples():
 @pytest.fixture(scope="module")
 def small_examples():
     cache = synthetic_cache(rows=100, ctx_len=32, p_animal=0.03, seed=1)
-    config = ExampleConfig(window=8, n_train=5, n_quantiles=4, n_test_per_quantile=5,
-                           n_negatives=20)
+    config = ExampleConfig(
+        window=8, n_train=5, n_quantiles=4, n_test_per_quantile=5, n_negatives=20
+    )
     return build_examples(cache, 0, DECODE, config, seed=0)
 
 
@@ -64,8 +65,9 @@ def test_noisy_judge_balanced_accuracy_is_one_minus_error(examples, error_rate):
     # 800 answers each: standard error of the balanced accuracy about 0.015
     assert det.metrics["balanced_accuracy"] == pytest.approx(1 - error_rate, abs=0.05)
     assert fuzz.metrics["balanced_accuracy"] == pytest.approx(1 - error_rate, abs=0.05)
-    intr = intruder_score(NoisyJudge(error_rate, seed=3), None, examples, n_options=4,
-                          tasks_per_quantile=40)
+    intr = intruder_score(
+        NoisyJudge(error_rate, seed=3), None, examples, n_options=4, tasks_per_quantile=40
+    )
     assert intr.metrics["accuracy"] == pytest.approx(1 - error_rate, abs=0.05)
 
 
@@ -74,8 +76,9 @@ def test_random_judge_scores_chance(examples):
     assert det.metrics["balanced_accuracy"] == pytest.approx(0.5, abs=0.05)
     assert det.metrics["auc"] == pytest.approx(0.5, abs=0.06)
     for n in (2, 4, 8):
-        intr = intruder_score(RandomJudge(seed=n), None, examples, n_options=n,
-                              tasks_per_quantile=60)
+        intr = intruder_score(
+            RandomJudge(seed=n), None, examples, n_options=n, tasks_per_quantile=60
+        )
         assert intr.n_items == 600
         assert intr.metrics["accuracy"] == pytest.approx(1 / n, abs=0.055)
         assert intr.metrics["chance"] == pytest.approx(1 / n)
@@ -121,7 +124,8 @@ class _FlakyJudge:
 
     def answer(self, requests):
         return [
-            JudgeAnswer(None, "??", error="malformed answer: '??'") if i % 3 == 0
+            JudgeAnswer(None, "??", error="malformed answer: '??'")
+            if i % 3 == 0
             else JudgeAnswer(r.truth, p_true=float(r.truth))
             for i, r in enumerate(requests)
         ]
@@ -144,8 +148,7 @@ class _TopicEmbedder:
 
     def embed(self, texts):
         animals = ("cat", "dog", "horse", "sheep", "goat", "animal")
-        return np.array([[1.0, 0.2] if any(a in t for a in animals) else [0.1, 1.0]
-                         for t in texts])
+        return np.array([[1.0, 0.2] if any(a in t for a in animals) else [0.1, 1.0] for t in texts])
 
 
 def test_embedding_scores_with_analytic_embedder(small_examples):
@@ -164,11 +167,13 @@ class _PrimedLoss:
     name = "primed"
 
     def loss(self, prefixes, texts):
-        return np.array([
-            3.0 - ("animal" in p and any(a in t for a in ("cat", "dog", "horse", "sheep",
-                                                             "goat")))
-            for p, t in zip(prefixes, texts)
-        ])
+        return np.array(
+            [
+                3.0
+                - ("animal" in p and any(a in t for a in ("cat", "dog", "horse", "sheep", "goat")))
+                for p, t in zip(prefixes, texts, strict=False)
+            ]
+        )
 
 
 def test_surprisal_score_with_analytic_loss(small_examples):
@@ -179,10 +184,14 @@ def test_surprisal_score_with_analytic_loss(small_examples):
 
 
 def test_registry_dispatch_and_missing_tools(small_examples):
-    tools = ScoringTools(judge=OracleJudge(), embedder=_TopicEmbedder(), seed=0,
-                         options={"n_options": 3})
-    results = {name: s(tools, EXPLANATION, small_examples) for name, s in SCORERS.items()
-               if name != "surprisal"}
+    tools = ScoringTools(
+        judge=OracleJudge(), embedder=_TopicEmbedder(), seed=0, options={"n_options": 3}
+    )
+    results = {
+        name: s(tools, EXPLANATION, small_examples)
+        for name, s in SCORERS.items()
+        if name != "surprisal"
+    }
     assert results["intruder"].metrics["accuracy"] == 1.0
     assert results["embedding"].scored_by == "topic"
     with pytest.raises(ValueError, match="needs a lm"):

@@ -20,8 +20,8 @@ from interp.scoring_metrics import (
 
 
 def _auc_pairs(labels, scores):
-    pos = [s for s, y in zip(scores, labels) if y]
-    neg = [s for s, y in zip(scores, labels) if not y]
+    pos = [s for s, y in zip(scores, labels, strict=False) if y]
+    neg = [s for s, y in zip(scores, labels, strict=False) if not y]
     wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p, n in itertools.product(pos, neg))
     return wins / (len(pos) * len(neg))
 
@@ -62,7 +62,7 @@ def test_concatenated_pearson_is_pearson_of_concatenation():
     expected = np.corrcoef(np.concatenate(pred), np.concatenate(true))[0, 1]
     assert concatenated_pearson(pred, true) == pytest.approx(expected)
     # not the mean of per-example correlations
-    per_example = np.mean([np.corrcoef(p, t)[0, 1] for p, t in zip(pred, true)])
+    per_example = np.mean([np.corrcoef(p, t)[0, 1] for p, t in zip(pred, true, strict=False)])
     assert concatenated_pearson(pred, true) != pytest.approx(per_example)
     with pytest.raises(ValueError, match="example 1"):
         concatenated_pearson(pred, [true[0], true[0], true[2]])
@@ -70,8 +70,9 @@ def test_concatenated_pearson_is_pearson_of_concatenation():
 
 def test_binary_metrics_and_input_checks():
     m = binary_metrics([1, 0, 1, 0], [1, 0, 1, 0], [0.9, 0.1, 0.8, 0.3])
-    assert all(m[k] == 1.0 for k in ("accuracy", "balanced_accuracy", "precision", "recall",
-                                      "f1", "auc"))
+    assert all(
+        m[k] == 1.0 for k in ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "auc")
+    )
     assert math.isnan(binary_metrics([1, 0], [1, 0])["auc"])
     with pytest.raises(ValueError, match="only 0 and 1"):
         recall([2, 0], [1, 0])
