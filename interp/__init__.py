@@ -26,8 +26,18 @@ synthetic
     Synthetic activations with known ground-truth features.
 matching
     Hungarian matching of latents across coders; ground-truth recovery.
+examples, caching
+    Activation caches over a token corpus, windows, rank quantiles,
+    non-activating examples and highlighting.
+judges, judge_http, judge_local, bundled
+    The judge protocol; OpenAI-compatible HTTP, local transformers
+    (bundled SmolLM2-135M-Instruct) and scripted judges.
+explain, prompts, scorers, scoring_metrics, embedding, language_model, results
+    Explanations, their scorers (detection, fuzzing, simulation, embedding,
+    surprisal; explanation-free intruder and example-embedding), metrics and
+    per-latent result tables.
 cli
-    The ``interp`` command line.
+    The ``interp`` command line (``cli_scoring``: ``explain`` and ``score``).
 studies
     Runnable studies, e.g. ``python -m interp.studies.seed_dependence``.
 """
