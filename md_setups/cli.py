@@ -142,3 +142,40 @@ def drive(setup_file: str, ramp, sine, offset: float, duration: float, field_str
         protocol = protocol_from_options(ramp, sine, offset)
         path = run_drive(setup, _out(setup, out), protocol, duration, field_stride, seed, progress)
     click.echo(f"wrote {path}")
+
+
+@md.command()
+@click.argument("setup_file", metavar="SETUP")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Run directory on a shared file system [default: ./nanopore_run_<setup>].")
+@click.option("--partition", default=None, help="SLURM partition.")
+@click.option("--account", default=None, help="SLURM account.")
+@click.option("--time", "time_limit", default="24:00:00", show_default=True,
+              help="Wall time per array task.")
+@click.option("--gather-time", default="01:00:00", show_default=True,
+              help="Wall time of the gather job.")
+@click.option("--gpus", type=int, default=1, show_default=True,
+              help="GPUs per task (0: CPU tasks).")
+@click.option("--cpus", type=int, default=4, show_default=True, help="CPU cores per task.")
+@click.option("--mem", "memory", default="8G", show_default=True, help="Memory per task.")
+@click.option("--max-parallel", type=int, default=0, show_default=True,
+              help="At most this many array tasks at once (0: no limit).")
+@click.option("--per-voltage", is_flag=True,
+              help="One task per voltage with chained windows, instead of one per window.")
+@click.option("--setup-line", "setup_lines", multiple=True,
+              help="Shell line run before each job's command (repeatable), "
+                   "e.g. 'module load cuda' or 'source venv/bin/activate'.")
+def slurm(setup_file: str, out: Path | None, partition: str | None, account: str | None,
+          time_limit: str, gather_time: str, gpus: int, cpus: int, memory: str,
+          max_parallel: int, per_voltage: bool, setup_lines: tuple[str, ...]) -> None:
+    """Write a SLURM job array (one task per voltage and window) and a gather job."""
+    from md_setups.slurm import SlurmOptions, write_slurm_scripts
+
+    with _user_errors():
+        setup = _load(setup_file)
+        options = SlurmOptions(partition=partition, time=time_limit, gather_time=gather_time,
+                               gpus=gpus, cpus=cpus, memory=memory, account=account,
+                               max_parallel=max_parallel, setup_lines=setup_lines)
+        paths = write_slurm_scripts(setup, _out(setup, out), options, per_voltage=per_voltage)
+    click.echo(f"wrote {paths['windows']}, {paths['gather'].name} and {paths['submit'].name}")
+    click.echo(f"submit with: bash {paths['submit']}")

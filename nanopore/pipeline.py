@@ -1,0 +1,334 @@
+"""``nanopore pipeline``: from a setup file to hysteresis plots, stage by stage.
+
+Stages, each writing into the run directory and recorded in ``manifest.json``:
+
+1. ``md``: restrained windows at every voltage (``md/``), sequentially or as Dask
+   tasks; finished windows are skipped and partial ones resume from their checkpoint.
+2. ``fes``: the profile dataset from the windows (``profile.nc``, ``fes.png``).
+3. ``voltage_model``: Omega(N; V) = Omega_0 + a V + b V^2 fitted to the profiles
+   (``voltage_model.nc``), with the held-out error when three or more voltages ran.
+4. ``rates``: wetting and drying rates over a voltage scan (``rates.nc``, ``rates.png``).
+5. ``loops``: memristor I-V loops over a frequency grid (``loops.nc``, ``loops.png``).
+6. ``cycles``: intrusion/extrusion cycles, when ``[pipeline] pressures`` is set.
+7. ``report``: ``report.md`` and ``report.html`` with the figures and a summary.
+
+A stage is skipped when the manifest says it finished with the same inputs and its
+outputs exist, so rerunning a killed pipeline redoes only what was unfinished.
+The packages of the stages are imported when their stage runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nanopore.manifest import Manifest
+
+STAGES = ("md", "fes", "voltage_model", "rates", "loops", "cycles", "report")
+
+
+@dataclass
+class PipelineContext:
+    """What every stage sees.
+
+    Attributes
+    ----------
+    setup : md_setups.setup.Setup
+    out : Path
+        Run directory.
+    manifest : Manifest
+    progress : bool
+        Show progress bars.
+    echo : callable
+        Prints a line for the user.
+    scheduler : str
+        ``sequential``, ``local``, ``slurm``, ``pbs`` or a scheduler address.
+    workers : int
+        Dask workers.
+    summary : dict
+        Numbers the report shows, filled by the stages.
+    """
+
+    setup: Any
+    out: Path
+    manifest: Manifest
+    progress: bool = True
+    echo: Callable[[str], None] = print
+    scheduler: str = "sequential"
+    workers: int = 2
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def path(self, name: str) -> Path:
+        """A file in the run directory."""
+        return self.out / name
+
+
+def _digest(*parts: Any) -> str:
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else "missing"
+
+
+# ------------------------------------------------------------------------ stages
+def stage_md(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, Any]]:
+    """Run every restrained window (resuming partial ones)."""
+    from md_setups.runner import run_windows
+
+    setup = ctx.setup
+    out = ctx.path("md")
+    if ctx.scheduler == "sequential":
+        paths = run_windows(setup, out, progress=ctx.progress)
+    else:
+        from md_setups.distributed import make_client, run_windows_dask
+
+        client = make_client(ctx.scheduler, ctx.workers)
+        try:
+            paths = run_windows_dask(setup, out, client)
+        finally:
+            client.close()
+    outputs = [str(p.relative_to(ctx.out)) for p in paths]
+    log = out / "run.log"
+    notes = [f"{len(paths)} windows in {out.name}/ (log {log.name})"]
+    return outputs, notes, {"scheduler": ctx.scheduler}
+
+
+def stage_fes(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, Any]]:
+    """Profiles from the windows."""
+    import warnings
+
+    from analysis.fes import compute_profile
+    from analysis.plots import plot_fes
+    from analysis.readers import load_windows
+    from nanopore.profile import save_profile
+
+    setup = ctx.setup
+    windows = load_windows(ctx.path("md"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the notes are kept below
+        result = compute_profile(windows, method=setup["pipeline"]["fes_method"],
+                                 n_bootstrap=setup["pipeline"]["bootstrap"],
+                                 seed=setup["run"]["seed"], progress=ctx.progress,
+                                 inputs=[str(ctx.path("md"))])
+    save_profile(result.profile, ctx.path("profile.nc"))
+    plot_fes(result, ctx.path("fes.png"))
+    return ["profile.nc", "fes.png"], list(result.warnings), {}
+
+
+def _voltage_model(ctx: PipelineContext):
+    from nanopore.profile import load_profile
+    from nanopore.voltage_model import VoltageModel
+
+    profile = load_profile(ctx.path("profile.nc"))
+    if "voltage" not in profile.dims or profile.sizes["voltage"] < 2:
+        raise ValueError("the voltage model needs profiles at two or more voltages; add "
+                         "voltages to [run] voltages")
+    return profile, VoltageModel.fit(profile)
+
+
+def stage_voltage_model(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, Any]]:
+    """Fit a(N), b(N); report the held-out error of each inner voltage."""
+    from nanopore.profile import save_profile
+    from nanopore.voltage_model import VoltageModel
+
+    profile, model = _voltage_model(ctx)
+    voltages = profile["voltage"].values
+    notes, holdout = [], {}
+    if len(voltages) >= 3:
+        for voltage in voltages[1:-1]:
+            partial = VoltageModel.fit(profile, exclude=float(voltage), symmetric=model.symmetric)
+            holdout[f"{voltage:g}"] = partial.holdout_error(profile, float(voltage))
+            notes.append(f"fitted without {voltage:g} V, the model predicts it within "
+                         f"{holdout[f'{voltage:g}']:.2f} kT (rms)")
+    grid = np.linspace(min(voltages.min(), 0.0), voltages.max(), 11)
+    save_profile(model.to_profile(grid), ctx.path("voltage_model.nc"))
+    return ["voltage_model.nc"], notes, {"holdout_rms_kT": holdout}
+
+
+def stage_rates(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, Any]]:
+    """Exact rates over the voltage scan."""
+    import warnings
+
+    from langevin.plots import plot_rates
+    from langevin.rates import rates_dataset
+    from nanopore.profile import write_dataset
+
+    _, model = _voltage_model(ctx)
+    first, last = ctx.setup["pipeline"]["rate_voltages"][:2]
+    volts = np.linspace(first, last, ctx.setup["pipeline"]["rate_points"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rates = rates_dataset(model.n, model.free_energy(volts), model.diffusion_at(volts), volts,
+                              temperature=model.temperature, inputs=["profile.nc"])
+    write_dataset(rates, ctx.path("rates.nc"))
+    plot_rates(rates, ctx.path("rates.png"))
+    notes = sorted({str(w.message).splitlines()[0] for w in caught})
+    return ["rates.nc", "rates.png"], notes, {}
+
+
+def _loop_settings(ctx: PipelineContext) -> tuple[float, np.ndarray]:
+    import xarray as xr
+
+    settings = ctx.setup["pipeline"]
+    amplitude = settings["loop_amplitude"] or float(np.max(np.abs(ctx.setup.voltages)))
+    frequencies = np.array(settings["loop_frequencies"], dtype=float)
+    if np.all(frequencies == 0):
+        with xr.open_dataset(ctx.path("rates.nc"), engine="h5netcdf") as rates:
+            near = rates.sel(voltage=amplitude, method="nearest")
+            rest = rates.sel(voltage=0.0, method="nearest")
+            scale = [float(near["k_wet"]), float(rest["k_dry"])]
+        scale = [k for k in scale if np.isfinite(k) and k > 0] or [1.0e6]
+        centre = np.exp(np.mean(np.log(scale)))
+        frequencies = centre * np.logspace(-3, 3, 13)
+    return amplitude, frequencies
+
+
+def stage_loops(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, Any]]:
+    """Memristor I-V loops over frequency."""
+    import warnings
+
+    from langevin.hysteresis import memristor_loops
+    from langevin.plots import plot_loops
+    from nanopore.pore_conductance import conductance_model
+    from nanopore.profile import write_dataset
+
+    _, model = _voltage_model(ctx)
+    amplitude, frequencies = _loop_settings(ctx)
+    pore = ctx.setup["pore"]
+    conductance = conductance_model(pore["radius"], pore["length"],
+                                    ctx.setup["pipeline"]["conductivity"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loops = memristor_loops(model, amplitude, frequencies,
+                                method=ctx.setup["pipeline"]["loop_method"],
+                                conductance=conductance, n_periods=4, progress=ctx.progress,
+                                seed=ctx.setup["run"]["seed"], inputs=["profile.nc"])
+    write_dataset(loops, ctx.path("loops.nc"))
+    plot_loops(loops.isel(frequency=slice(None, None, 2)), ctx.path("loops.png"))
+    best = int(np.argmax(loops["loop_area"].values))
+    notes = sorted({str(w.message).splitlines()[0] for w in caught})
+    extra = {"amplitude_V": amplitude, "largest_area": float(loops["loop_area"][best]),
+             "largest_area_frequency_Hz": float(loops["frequency"][best])}
+    return ["loops.nc", "loops.png"], notes, extra
+
+
+def stage_cycles(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, Any]]:
+    """Intrusion/extrusion cycles at 0 V, when pressures are set."""
+    from langevin.intrusion import intrusion_cycles
+    from langevin.plots import plot_cycles
+    from nanopore.profile import load_profile, profile_arrays, select_voltage, write_dataset
+
+    settings = ctx.setup["pipeline"]
+    pressures = settings["pressures"]
+    if len(pressures) < 2 or pressures[0] == pressures[1]:
+        return [], ["no [pipeline] pressures = [low, high] (MPa): cycles skipped"], {"skipped": True}
+    profile = load_profile(ctx.path("profile.nc"))
+    rest = select_voltage(profile, 0.0) if "voltage" in profile.dims else profile
+    n, free_energy, diffusion = profile_arrays(rest)
+    cycles = intrusion_cycles(n, free_energy, diffusion, float(profile.attrs["temperature"]),
+                              float(pressures[0]), float(pressures[1]), settings["ramp_rates"],
+                              progress=ctx.progress, inputs=["profile.nc"])
+    write_dataset(cycles, ctx.path("cycles.nc"))
+    plot_cycles(cycles, ctx.path("cycles.png"))
+    return ["cycles.nc", "cycles.png"], [], {}
+
+
+def stage_report(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, Any]]:
+    """report.md and report.html."""
+    from nanopore.report import write_report
+
+    paths = write_report(ctx.out, ctx.setup, ctx.manifest)
+    return [p.name for p in paths], [], {}
+
+
+_STAGE_FUNCTIONS: dict[str, Callable[[PipelineContext], tuple[list[str], list[str], dict]]] = {
+    "md": stage_md,
+    "fes": stage_fes,
+    "voltage_model": stage_voltage_model,
+    "rates": stage_rates,
+    "loops": stage_loops,
+    "cycles": stage_cycles,
+    "report": stage_report,
+}
+
+
+def _stage_inputs(ctx: PipelineContext, name: str) -> str:
+    """Digest of what a stage depends on: its settings and its upstream files."""
+    setup = ctx.setup
+    if name == "md":
+        return _digest(setup.digest(("pore", "wall", "solvent", "box", "simulation", "cv",
+                                     "windows", "run")))
+    if name == "fes":
+        md = ctx.manifest.stage("md")
+        return _digest(md.get("inputs_digest"), setup["pipeline"]["fes_method"],
+                       setup["pipeline"]["bootstrap"])
+    upstream = _file_digest(ctx.path("profile.nc"))
+    if name == "report":
+        return _digest({k: v.get("inputs_digest") for k, v in ctx.manifest.data["stages"].items()
+                        if k != "report"})
+    return _digest(upstream, setup["pipeline"], setup["pore"])
+
+
+def run_pipeline(setup: Any, out: str | Path, *, stages: tuple[str, ...] = STAGES,
+                 scheduler: str | None = None, workers: int | None = None, progress: bool = True,
+                 echo: Callable[[str], None] = print) -> Manifest:
+    """Run (or resume) the pipeline of a setup.
+
+    Parameters
+    ----------
+    setup : md_setups.setup.Setup
+    out : path-like
+        Run directory.
+    stages : tuple of str
+        Stages to run, in :data:`STAGES` order; the others are left as they are.
+    scheduler : str, optional
+        Overrides ``[pipeline] scheduler``.
+    workers : int, optional
+        Overrides ``[pipeline] workers``.
+    progress : bool
+        Progress bars.
+    echo : callable
+        Prints status lines.
+
+    Returns
+    -------
+    Manifest
+    """
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        raise ValueError(f"unknown stages {sorted(unknown)}; stages are {', '.join(STAGES)}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(out)
+    manifest.set_inputs(setup={"source": setup.source, "digest": setup.digest(),
+                               "values": setup.to_dict()},
+                        seeds={"md": setup["run"]["seed"], "bootstrap": setup["run"]["seed"],
+                               "loops": setup["run"]["seed"]})
+    ctx = PipelineContext(setup, out, manifest, progress, echo,
+                          scheduler or setup["pipeline"]["scheduler"],
+                          workers or setup["pipeline"]["workers"])
+    for name in STAGES:
+        if name not in stages:
+            continue
+        digest = _stage_inputs(ctx, name)
+        if manifest.is_done(name, digest):
+            echo(f"[{name}] up to date")
+            continue
+        echo(f"[{name}] running")
+        started = time.perf_counter()
+        outputs, notes, extra = _STAGE_FUNCTIONS[name](ctx)
+        wall = time.perf_counter() - started
+        manifest.record(name, digest, outputs, wall, notes, **extra)
+        for note in notes[:5]:
+            echo(f"  note: {note}")
+        echo(f"[{name}] done in {wall:.1f} s")
+    return manifest

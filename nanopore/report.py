@@ -1,0 +1,142 @@
+"""The one-page report of a pipeline run: ``report.md`` and ``report.html``.
+
+Built from the run directory's datasets and manifest only, so it can be rebuilt
+at any time without rerunning anything.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nanopore.manifest import Manifest
+
+_FIGURES = (
+    ("fes.png", "Free-energy profiles with bootstrap error bands per voltage, D(N), window "
+                "histograms and overlap."),
+    ("rates.png", "Wetting and drying rates against voltage (exact mean first-passage times)."),
+    ("loops.png", "Memristor I-V loops at several drive frequencies, and loop area against "
+                  "frequency."),
+    ("cycles.png", "Pressure-volume intrusion/extrusion cycles at several ramp rates."),
+)
+
+
+def _open(path: Path):
+    import xarray as xr
+
+    return xr.open_dataset(path, engine="h5netcdf")
+
+
+def summary_rows(out: Path, setup: Any, manifest: Manifest) -> list[tuple[str, str]]:
+    """The summary table: (quantity, value with units) pairs."""
+    rows: list[tuple[str, str]] = [("setup", str(setup.source))]
+    build = out / "md" / "build" / "build.json"
+    if build.exists():
+        info = json.loads(build.read_text())
+        rows.append(("system", f"{info['n_atoms']} atoms: {info['n_water']} waters, "
+                               f"{info['n_potassium']} KCl pairs, {info['n_wall']} wall sites"))
+    rows.append(("pore", f"R = {setup['pore']['radius']} nm, L = {setup['pore']['length']} nm, "
+                         f"wall-oxygen epsilon = {setup['wall']['epsilon']} kJ/mol"))
+    rows.append(("windows", f"{len(setup.targets)} per voltage at {setup.voltages.tolist()} V; "
+                            f"{setup['run']['production']} ps production each"))
+    md = manifest.stage("md")
+    if md:
+        rows.append(("MD wall time", f"{md['wall_s']:.0f} s ({md.get('scheduler', 'sequential')})"))
+    if (out / "profile.nc").exists():
+        with _open(out / "profile.nc") as profile:
+            rows.append(("profile", f"{profile.sizes['n']} grid points, N = "
+                                    f"{float(profile['n'][0]):.2f} to {float(profile['n'][-1]):.2f}; "
+                                    f"method {setup['pipeline']['fes_method']}"))
+            if "voltage" in profile.dims:
+                for voltage in profile["voltage"].values:
+                    row = profile.sel(voltage=voltage)
+                    free_energy = row["free_energy"].values
+                    rows.append((f"Omega at {voltage:g} V", f"max {np.nanmax(free_energy):.2f} kT, "
+                                 f"at full pore {free_energy[-1]:.2f} kT (0 at the dry minimum)"))
+    holdout = manifest.stage("voltage_model").get("holdout_rms_kT") or {}
+    for voltage, error in holdout.items():
+        rows.append((f"held-out {voltage} V", f"predicted within {error:.2f} kT rms"))
+    if (out / "rates.nc").exists():
+        with _open(out / "rates.nc") as rates:
+            for voltage in sorted({float(rates.voltage[0]), float(rates.voltage[-1])}):
+                row = rates.sel(voltage=voltage, method="nearest")
+                rows.append((f"rates at {float(row.voltage):g} V",
+                             f"k_wet = {float(row.k_wet):.3g} 1/s, k_dry = {float(row.k_dry):.3g} 1/s"))
+            ratio = np.log(rates["k_wet"].values) - np.log(rates["k_dry"].values)
+            crossing = np.flatnonzero(np.diff(np.sign(ratio)) != 0)
+            if crossing.size:
+                k = crossing[0]
+                v = rates.voltage.values
+                v_cross = v[k] - ratio[k] * (v[k + 1] - v[k]) / (ratio[k + 1] - ratio[k])
+                rows.append(("k_wet = k_dry at", f"{v_cross:.3f} V"))
+    loops = manifest.stage("loops")
+    if loops:
+        rows.append(("I-V loops", f"amplitude {loops['amplitude_V']:g} V; largest normalised area "
+                                  f"{loops['largest_area']:.3f} at "
+                                  f"{loops['largest_area_frequency_Hz']:.3g} Hz"))
+    if (out / "cycles.nc").exists():
+        with _open(out / "cycles.nc") as cycles:
+            pressures = np.atleast_1d(cycles["intrusion_pressure"].values).ravel()
+            rows.append(("intrusion pressure", ", ".join(f"{p:.1f}" for p in pressures) + " MPa"))
+    return rows
+
+
+def write_report(out: str | os.PathLike, setup: Any, manifest: Manifest) -> list[Path]:
+    """Write ``report.md`` and ``report.html`` into the run directory.
+
+    Parameters
+    ----------
+    out : path-like
+        Run directory.
+    setup : md_setups.setup.Setup
+    manifest : Manifest
+
+    Returns
+    -------
+    list of Path
+    """
+    out = Path(out)
+    rows = summary_rows(out, setup, manifest)
+    notes = [f"{stage}: {note}" for stage, record in manifest.data["stages"].items()
+             for note in record.get("notes", [])]
+    figures = [(name, caption) for name, caption in _FIGURES if (out / name).exists()]
+    datasets = sorted(p.name for p in out.glob("*.nc"))
+
+    md_lines = [f"# Pore report: {setup.name}", "", "| quantity | value |", "| --- | --- |"]
+    md_lines += [f"| {key} | {value} |" for key, value in rows]
+    md_lines += ["", "## Figures", ""]
+    for name, caption in figures:
+        md_lines += [f"![{caption}]({name})", "", f"*{caption}*", ""]
+    md_lines += ["## Datasets", ""] + [f"- `{name}`" for name in datasets]
+    if notes:
+        md_lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
+    md_lines += ["", f"Inputs, versions and seeds: `manifest.json`.", ""]
+    markdown = out / "report.md"
+    markdown.write_text("\n".join(md_lines))
+
+    esc = html.escape
+    body = [f"<h1>Pore report: {esc(setup.name)}</h1>", "<table>"]
+    body += [f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows]
+    body += ["</table>", "<h2>Figures</h2>"]
+    for name, caption in figures:
+        body += [f'<figure><img src="{esc(name)}" alt="{esc(caption)}">'
+                 f"<figcaption>{esc(caption)}</figcaption></figure>"]
+    body += ["<h2>Datasets</h2><ul>"] + [f"<li><code>{esc(n)}</code></li>" for n in datasets]
+    body += ["</ul>"]
+    if notes:
+        body += ["<h2>Notes</h2><ul>"] + [f"<li>{esc(n)}</li>" for n in notes] + ["</ul>"]
+    body += ["<p>Inputs, versions and seeds: <code>manifest.json</code>.</p>"]
+    style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+             "table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:.3em .6em;"
+             "text-align:left}img{max-width:100%}")
+    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Pore report: "
+            f"{esc(setup.name)}</title><style>{style}</style></head><body>"
+            + "\n".join(body) + "</body></html>")
+    html_path = out / "report.html"
+    html_path.write_text(page)
+    return [markdown, html_path]
