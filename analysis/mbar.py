@@ -67,12 +67,17 @@ class MBARProfile:
         Spline knots; default: one per four bins, at least 6.
     mbar_options : dict, optional
         Passed to ``pymbar.MBAR`` (e.g. ``{"solver_protocol": "robust"}``).
+    initialize : {"wham", "zeros"}, optional
+        Start MBAR's solver from the window free energies of a WHAM solution on a
+        fine histogram (it then needs a few iterations instead of dozens; the
+        answer is MBAR's either way) or from zeros, pymbar's default.
     """
 
     name = "mbar"
 
     def __init__(self, edges: np.ndarray, fes_type: str = "histogram", bandwidth: float | None = None,
-                 n_knots: int | None = None, mbar_options: dict[str, Any] | None = None):
+                 n_knots: int | None = None, mbar_options: dict[str, Any] | None = None,
+                 initialize: str = "wham"):
         self.edges = check_edges(edges)
         if fes_type not in FES_TYPES:
             raise ValueError(f"fes_type must be one of {FES_TYPES}, not {fes_type!r}")
@@ -82,6 +87,9 @@ class MBARProfile:
         self.bandwidth = bandwidth
         self.n_knots = n_knots
         self.mbar_options = dict(mbar_options or {})
+        if initialize not in ("wham", "zeros"):
+            raise ValueError(f"initialize must be 'wham' or 'zeros', not {initialize!r}")
+        self.initialize = initialize
 
     def fit(self, data: UmbrellaData) -> FreeEnergyEstimate:
         """Estimate Omega(N) with MBAR.
@@ -102,6 +110,8 @@ class MBARProfile:
             u_kn = data.reduced_bias(x)
             n_k = data.counts
             options = {"verbose": False, **self.mbar_options}
+            if self.initialize == "wham" and "initial_f_k" not in options:
+                options["initial_f_k"] = _wham_guess(data, self.edges)
             try:
                 fes = FES(u_kn, n_k, mbar_options=options)
             except Exception as err:  # pymbar raises several types on a failed solve
@@ -167,3 +177,10 @@ def _histogram_profile(fes: Any, edges: np.ndarray) -> np.ndarray:
         if label is not None and label >= 0:
             values[j] = data["f"][data["bin_order"][label]]
     return values + np.log(np.diff(edges))
+
+
+def _wham_guess(data: UmbrellaData, edges: np.ndarray) -> np.ndarray:
+    """Window free energies f_k (kT) from WHAM on a fine histogram, to start MBAR."""
+    from analysis.wham import WHAM
+
+    return WHAM(edges, oversample=16, tolerance=1e-7).fit(data).window_free_energies

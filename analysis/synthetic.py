@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from scipy.integrate import trapezoid
 from scipy.signal import lfilter
 
 from nanopore.units import kT_kj_per_mol
@@ -261,3 +262,28 @@ def synthetic_windows(
                metadata={"synthetic": True})
         for k, c in enumerate(centers)
     ]
+
+
+def bin_averaged(free_energy: Profile, edges: np.ndarray, points: int = 201) -> np.ndarray:
+    """The profile a histogram estimator sees: -ln of the bin average of exp(-Omega).
+
+    Parameters
+    ----------
+    free_energy : callable
+        Omega(N) (kT), vectorised.
+    edges : ndarray
+        Bin edges (molecules).
+    points : int, optional
+        Quadrature points per bin.
+
+    Returns
+    -------
+    ndarray, shape (len(edges) - 1,)
+        Omega of each bin (kT).
+    """
+    edges = np.asarray(edges, dtype=float)
+    u = np.linspace(0.0, 1.0, points)
+    x = edges[:-1, None] + (edges[1:] - edges[:-1])[:, None] * u[None, :]
+    values = -free_energy(x.ravel()).reshape(x.shape)
+    top = values.max(axis=1, keepdims=True)
+    return -(top[:, 0] + np.log(trapezoid(np.exp(values - top), u, axis=1)))

@@ -19,7 +19,10 @@ SUBCOMMANDS = {
     "hysteresis": "langevin.cli:hysteresis",
     "cycle": "langevin.cli:cycle",
     "demo": "nanopore.demo:demo",
+    "fes": "analysis.cli:fes",
+    "cv": "analysis.cli:cv",
     "md": "md_setups.cli:md",
+    "pipeline": "nanopore.pipeline_cli:pipeline",
     "design": "nanopore.design_cli:design",
 }
 
