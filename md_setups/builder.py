@@ -387,6 +387,7 @@ def ensure_build(setup: Setup, directory: str | os.PathLike) -> BuiltSystem:
             return built
         raise BuildError(f"{directory} holds a build of a different setup; use another --out "
                          "directory or delete it")
-    built = build_system(setup)
-    write_build(built, directory, setup)
-    return built
+    write_build(build_system(setup), directory, setup)
+    # read back, so that this process starts from exactly what any later one reads
+    # (the PDB rounds positions to 1e-4 nm)
+    return load_build(directory)

@@ -1,0 +1,208 @@
+"""The pipeline: SLURM scripts, Dask windows, resuming a killed run, the demos."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from md_setups.runner import WindowTask, run_windows, window_path
+from md_setups.setup import validate_setup
+from md_setups.slurm import SlurmOptions, write_slurm_scripts
+from nanopore.cli import main
+from nanopore.windows import is_complete, read_window
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY = {
+    "pore": {"radius": 0.5, "length": 0.9},
+    "wall": {"epsilon": 0.3},
+    "box": {"lateral": 1.9, "reservoir": 0.8},
+    "simulation": {"nonbonded": "cutoff", "cutoff": 0.8, "platform": "CPU", "threads": 1},
+    "windows": {"targets": [1.0, 3.0, 5.0], "spring_constant": 4.0},
+    "run": {"voltages": [0.0, 1.0], "equilibration": 0.02, "production": 0.1, "cv_stride": 5,
+            "checkpoint_interval": 0.02, "seed": 5},
+}
+
+
+def tiny_setup(tmp_path: Path, **changes: dict):
+    raw = copy.deepcopy(TINY)
+    for section, values in changes.items():
+        raw.setdefault(section, {}).update(values)
+    path = tmp_path / "tiny.toml"
+    path.write_text(_toml(raw))
+    return validate_setup(raw, source=str(path))
+
+
+def _toml(raw: dict) -> str:
+    lines = []
+    for section, values in raw.items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            lines.append(f"{key} = {json.dumps(value)}")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------ SLURM
+def _stub(directory: Path, name: str, body: str) -> None:
+    path = directory / name
+    path.write_text("#!/bin/bash\n" + body + "\n")
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+
+
+def test_slurm_array_covers_every_window_once_with_valid_commands(tmp_path):
+    setup = tiny_setup(tmp_path, run={"voltages": [-0.5, 0.0, 1.0]})
+    paths = write_slurm_scripts(setup, tmp_path / "run",
+                                SlurmOptions(partition="gpu", gpus=1, time="2-00:00:00"))
+    script = paths["windows"].read_text()
+    n_tasks = 3 * 3
+    assert f"#SBATCH --array=0-{n_tasks - 1}\n" in script
+    assert "#SBATCH --gpus-per-task=1" in script and "#SBATCH --partition=gpu" in script
+    for path in paths.values():
+        assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _stub(bin_dir, "nanopore", 'printf "%s\\n" "$@" > "$RECORD"')
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}")
+    seen = []
+    md_group = main.get_command(None, "md")
+    for task in range(n_tasks):
+        record = tmp_path / f"task{task}.txt"
+        result = subprocess.run(["bash", str(paths["windows"])], capture_output=True, text=True,
+                                env=dict(env, SLURM_ARRAY_TASK_ID=str(task), RECORD=str(record)))
+        assert result.returncode == 0, result.stderr
+        args = record.read_text().splitlines()
+        assert args[:2] == ["md", "run"]
+        # the arguments parse as the real command's options
+        context = md_group.get_command(None, "run").make_context("run", args[2:])
+        seen.append((context.params["voltage"][0], context.params["window"][0]))
+        assert context.params["out"] == (tmp_path / "run" / "md").resolve()
+    assert sorted(seen) == sorted((v, k) for v in (-0.5, 0.0, 1.0) for k in range(3))
+
+    _stub(bin_dir, "sbatch", 'echo "$@" >> "$RECORD"; echo 4242')
+    record = tmp_path / "sbatch.txt"
+    result = subprocess.run(["bash", str(paths["submit"])], capture_output=True, text=True,
+                            env=dict(env, RECORD=str(record)))
+    assert result.returncode == 0, result.stderr
+    calls = record.read_text().splitlines()
+    assert calls[0] == "--parsable windows.sbatch"
+    assert calls[1] == "--parsable --dependency=afterok:4242 gather.sbatch"
+    gather = paths["gather"].read_text().splitlines()[-1].split()
+    assert gather[:2] == ["nanopore", "pipeline"]
+    main.get_command(None, "pipeline").make_context("pipeline", [a.strip("'") for a in gather[2:]])
+
+
+def test_slurm_cli_and_bad_time(tmp_path):
+    setup = tiny_setup(tmp_path)
+    runner = CliRunner()
+    result = runner.invoke(main, ["md", "slurm", setup.source, "--out", str(tmp_path / "r"),
+                                  "--per-voltage", "--gpus", "0", "--max-parallel", "4"])
+    assert result.exit_code == 0, result.output
+    script = (tmp_path / "r" / "slurm" / "windows.sbatch").read_text()
+    assert "#SBATCH --array=0-1%4" in script and "--all" in script and "gpus" not in script
+    result = runner.invoke(main, ["md", "slurm", setup.source, "--time", "tomorrow"])
+    assert result.exit_code == 1 and "not a SLURM time" in result.output
+
+
+# ------------------------------------------------------------------------- Dask
+def test_dask_local_cluster_gives_the_sequential_windows(tmp_path):
+    pytest.importorskip("dask.distributed")
+    from md_setups.distributed import make_client, run_windows_dask
+
+    setup = tiny_setup(tmp_path)
+    sequential = run_windows(setup, tmp_path / "sequential", progress=False)
+    client = make_client("local", workers=2)
+    try:
+        distributed = run_windows_dask(setup, tmp_path / "dask", client)
+    finally:
+        client.close()
+    assert len(distributed) == len(sequential) == 6
+    for voltage in (0.0, 1.0):
+        for index in range(3):
+            task = WindowTask(voltage, index)
+            a = read_window(window_path(tmp_path / "sequential", task))
+            b = read_window(window_path(tmp_path / "dask", task))
+            assert a.complete and b.complete
+            np.testing.assert_array_equal(a.time, b.time)
+            np.testing.assert_array_equal(a.n, b.n)
+
+
+# ------------------------------------------------------------- kill and resume
+def test_pipeline_killed_mid_stage_resumes_without_redoing_windows(tmp_path):
+    setup = tiny_setup(tmp_path, run={"production": 0.4})
+    out = tmp_path / "run"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    command = [sys.executable, "-m", "nanopore", "pipeline", setup.source, "--out", str(out),
+               "--stage", "md", "--no-progress"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    first = window_path(out / "md", WindowTask(0.0, 2))   # the chain starts at the top window
+    second = window_path(out / "md", WindowTask(0.0, 1))
+    deadline = time.time() + 180
+    while time.time() < deadline and process.poll() is None:
+        if is_complete(first) and window_path(out / "md", WindowTask(0.0, 1), ".chk").exists():
+            process.kill()
+            break
+        time.sleep(0.05)
+    process.wait()
+    assert process.returncode != 0, "the pipeline finished before it could be killed"
+    stamp = first.stat().st_mtime_ns
+    assert not is_complete(second)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert "md" not in manifest["stages"]
+
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert first.stat().st_mtime_ns == stamp  # the finished window was not redone
+    log = (out / "md" / "run.log").read_text().splitlines()
+    labels = [line.split("  ")[1] for line in log]
+    assert len(labels) == len(set(labels)) == 6  # every window ran exactly once
+    for voltage in (0.0, 1.0):
+        for index in range(3):
+            window = read_window(window_path(out / "md", WindowTask(voltage, index)))
+            assert window.complete and window.n.size == 40  # 0.4 ps every 5 steps of 2 fs
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["stages"]["md"]["status"] == "done"
+    assert manifest["software"]["openmm"] and manifest["seeds"]["md"] == 5
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert "[md] up to date" in rerun.stdout
+
+
+# ------------------------------------------------------------------------ demos
+def test_reference_demo_runs_the_downstream_stages(tmp_path):
+    runner = CliRunner()
+    started = time.perf_counter()
+    result = runner.invoke(main, ["demo", "--reference", "--out", str(tmp_path / "demo"),
+                                  "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert time.perf_counter() - started < 60
+    out = tmp_path / "demo"
+    for name in ("voltage_model.nc", "rates.nc", "rates.png", "loops.nc", "loops.png",
+                 "cycles.nc", "cycles.png", "report.md", "report.html", "manifest.json"):
+        assert (out / name).stat().st_size > 0, name
+    report = (out / "report.md").read_text()
+    assert "k_wet = k_dry at" in report and "held-out 0.5 V" in report
+    # rerunning redoes nothing
+    result = runner.invoke(main, ["demo", "--reference", "--out", str(out), "--no-progress"])
+    assert result.output.count("up to date") == 5
+
+
+@pytest.mark.slow
+def test_quick_demo_with_real_md(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["demo", "--out", str(tmp_path / "demo"), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "demo"
+    for name in ("profile.nc", "fes.png", "rates.nc", "loops.nc", "loops.png", "report.html"):
+        assert (out / name).stat().st_size > 0, name
+    assert len(list((out / "md").rglob("window_*.h5"))) == 14
