@@ -30,6 +30,7 @@ since the free energy is in kT.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -170,7 +171,9 @@ def read_series(path: str | os.PathLike, column: str | None = None) -> tuple[np.
         time, n = data[:, fields.index("time")], data[:, index]
     else:
         try:
-            data = np.loadtxt(path, comments=("#", "@"), ndmin=2)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # empty file: reported below
+                data = np.loadtxt(path, comments=("#", "@"), ndmin=2)
         except ValueError as err:
             raise WindowError(f"{path}: not a two-column 'time(ps) N' series ({err})") from None
         if data.size == 0:
