@@ -152,7 +152,7 @@ def replace_first_tensor(output: Any, new: Tensor) -> Any:
 
 @contextmanager
 def capture_residuals(parts: ModelParts) -> Iterator[list[Tensor | None]]:
-    """Record the residual stream at every layer ``0 .. L`` during a forward pass.
+    """Record the residual stream at every layer, ``0`` to ``L``, during a forward pass.
 
     Parameters
     ----------

@@ -1,0 +1,82 @@
+"""Sphinx configuration of the nanopore toolkit documentation.
+
+Build with ``sphinx-build -W --keep-going -b html docs docs/_build/html``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import re  # noqa: E402
+
+import interp.cli  # noqa: E402,F401  (interp.cli_interventions imports only after it)
+from nanopore._version import __version__  # noqa: E402
+
+project = "nanopore-toolkit"
+author = "the nanopore-toolkit developers"
+copyright = "the nanopore-toolkit developers"  # noqa: A001
+version = release = __version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+    "sphinx_click",
+    "myst_parser",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+root_doc = "index"
+exclude_patterns = ["_build", "tutorials/data/**", "Thumbs.db", ".DS_Store"]
+
+# MyST: $...$ and $$...$$ maths, ::: fences, anchors for headings
+myst_enable_extensions = ["dollarmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
+
+# API reference: one page per module, generated from the docstrings
+autosummary_generate = True
+autosummary_imported_members = False
+autodoc_default_options = {"members": True, "show-inheritance": False}
+autodoc_typehints = "none"
+autodoc_member_order = "bysource"
+# heavy or optional imports are real here (the docs extra installs the toolkit)
+numpydoc_show_class_members = False
+numpydoc_validation_checks: set[str] = set()
+numpydoc_xref_param_type = False
+
+html_theme = "furo"
+html_title = f"nanopore-toolkit {release}"
+html_static_path: list[str] = []
+
+
+# The toolkit's docstrings write absolute values and norms in plain text (``|dP/dt|``,
+# ``|lobe 1| + |lobe 2|``), which reStructuredText would read as substitutions. Escape
+# every bar outside inline literals and maths roles, on lines that are not tables.
+_LITERAL = re.compile(r"(``.+?``|:\w+:`[^`]*`|`[^`]*`_?)")
+
+
+def _escape_bars(line: str) -> str:
+    stripped = line.lstrip()
+    table_row = stripped.startswith(("|", "+")) and stripped.rstrip().endswith(("|", "+"))
+    if "|" not in line or table_row:
+        return line
+    parts = _LITERAL.split(line)
+    return "".join(p if i % 2 else p.replace("|", "\\|") for i, p in enumerate(parts))
+
+
+def _plain_text_bars(app, what, name, obj, options, lines):  # noqa: ANN001
+    lines[:] = [_escape_bars(line) for line in lines]
+
+
+def setup(app):  # noqa: ANN001
+    # run before numpydoc (priority 500) so its parsed sections see the escaped text
+    app.connect("autodoc-process-docstring", _plain_text_bars, priority=400)
+    return {"parallel_read_safe": True}
