@@ -1,61 +1,59 @@
-"""``nanopore demo``: the whole kinetics stage on the bundled model profile."""
+"""``nanopore demo``: the whole pipeline on the bundled quick setup, with real MD.
+
+``nanopore demo --reference`` runs the downstream stages (voltage model, rates,
+I-V loops, pressure cycles, report) on the profiles bundled in ``data/``, which
+this project made with its own longer MD runs (``data/README.md`` records how).
+"""
 
 from __future__ import annotations
 
+import shutil
+import time
 from pathlib import Path
 
 import click
-import numpy as np
+
+#: the repository's data folder (present in a source checkout / editable install)
+DATA = Path(__file__).resolve().parents[1] / "data"
+REFERENCE_PROFILE = DATA / "reference_profile.nc"
+REFERENCE_SETUP = DATA / "reference_setup.toml"
 
 
 @click.command()
 @click.option("--out", "out_dir", default="nanopore_demo", show_default=True,
-              type=click.Path(file_okay=False), help="Folder for datasets and figures.")
-def demo(out_dir: str) -> None:
-    """Rates, I-V loops and pressure cycles of the bundled model pore.
+              type=click.Path(file_okay=False, path_type=Path), help="Run directory.")
+@click.option("--reference", is_flag=True,
+              help="Skip MD and free energies: use the bundled reference profiles in data/.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def demo(out_dir: Path, reference: bool, progress: bool) -> None:
+    """Run the pipeline on the bundled quick pore and write a report.
 
-    The bundled profile is the analytic model of `nanopore profile example` (a
-    pore that is dry at 0 V and wets above about 0.35 V), not simulation data.
-    Writes netCDF datasets and PNG figures to --out.
+    Without options: restrained MD of the quick setup (7 windows at 0 V and 1 V,
+    a few minutes on 2 CPU cores), WHAM profiles, the voltage model, rates, I-V
+    loops and a report. Its sampling is short: the profiles are noisy. With
+    --reference: the same downstream stages on profiles from ten times longer runs
+    at three voltages, in seconds.
     """
-    from langevin.conductance import ConductanceModel
-    from langevin.hysteresis import memristor_loops
-    from langevin.intrusion import intrusion_cycles
-    from langevin.plots import format_table, plot_cycles, plot_loops, plot_rates
-    from langevin.rates import rates_dataset
-    from nanopore.profile import profile_arrays, save_profile, select_voltage, write_dataset
-    from nanopore.synthetic import model_pore_profile
-    from nanopore.voltage_model import VoltageModel
+    from md_setups.cli import _user_errors
+    from md_setups.setup import load_setup
+    from nanopore.pipeline import run_pipeline
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    profile = model_pore_profile()
-    save_profile(profile, out / "profile.nc")
-    click.echo(f"profile: bundled analytic model pore at {', '.join(f'{v:g}' for v in profile['voltage'].values)} V")
-    model = VoltageModel.fit(profile)
-    volts = np.linspace(0.0, 0.5, 26)
-    rates = rates_dataset(model.n, model.free_energy(volts), model.diffusion_at(volts), volts,
-                          temperature=model.temperature, inputs=["bundled model profile"])
-    write_dataset(rates, out / "rates.nc")
-    plot_rates(rates, out / "rates.png")
-    rows = [[v, float(rates.k_wet[k]), float(rates.k_dry[k])] for k, v in enumerate(volts) if k % 5 == 0]
-    click.echo(format_table(["V (V)", "k_wet (1/s)", "k_dry (1/s)"], rows))
-    frequencies = np.logspace(3, 9, 13)
-    loops = memristor_loops(model, 0.45, frequencies, method="fokker-planck",
-                            conductance=ConductanceModel(0.0, 1e-9), n_periods=4, progress=True,
-                            inputs=["bundled model profile"])
-    write_dataset(loops, out / "loops.nc")
-    plot_loops(loops.isel(frequency=slice(None, None, 2)), out / "loops.png")
-    best = int(np.argmax(loops["loop_area"].values))
-    click.echo(f"I-V loops at 0.45 V: largest normalised area {float(loops.loop_area[best]):.3f} "
-               f"at {float(loops.frequency[best]):.3g} Hz")
-    n, free_energy, diffusion = profile_arrays(select_voltage(profile, 0.0))
-    cycles = intrusion_cycles(n, free_energy, diffusion, model.temperature, 0.0, 60.0,
-                              [1.0, 1e3, 1e6], [280.0, 300.0, 340.0], progress=True,
-                              inputs=["bundled model profile"])
-    write_dataset(cycles, out / "cycles.nc")
-    plot_cycles(cycles, out / "cycles.png")
-    click.echo(f"intrusion pressure at 300 K: "
-               + ", ".join(f"{float(p):.1f} MPa" for p in cycles.intrusion_pressure.sel(temperature=300.0).values)
-               + " at 1, 1e3, 1e6 MPa/s")
-    click.echo(f"results and figures in {out.resolve()}")
+    started = time.perf_counter()
+    with _user_errors():
+        if reference:
+            if not REFERENCE_PROFILE.exists():
+                raise FileNotFoundError(f"{REFERENCE_PROFILE} is missing; the reference data ship "
+                                        "with a source checkout of the toolkit")
+            setup = load_setup(REFERENCE_SETUP)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(REFERENCE_PROFILE, out_dir / "profile.nc")
+            stages = ("voltage_model", "rates", "loops", "cycles", "report")
+            click.echo(f"reference profiles: {REFERENCE_PROFILE.name} ({REFERENCE_SETUP.name})")
+        else:
+            setup = load_setup("quick")
+            stages = ("md", "fes", "voltage_model", "rates", "loops", "cycles", "report")
+            click.echo("quick setup: restrained MD of a small hydrophobic pore, then kinetics")
+        run_pipeline(setup, out_dir, stages=stages, scheduler="sequential",
+                     progress=progress, echo=click.echo)
+    elapsed = time.perf_counter() - started
+    click.echo(f"finished in {elapsed:.0f} s; report: {(out_dir / 'report.html').resolve()}")

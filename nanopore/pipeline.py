@@ -118,6 +118,7 @@ def stage_fes(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, Any
         result = compute_profile(windows, method=setup["pipeline"]["fes_method"],
                                  n_bootstrap=setup["pipeline"]["bootstrap"],
                                  seed=setup["run"]["seed"], progress=ctx.progress,
+                                 detect_equilibration=setup["pipeline"]["detect_equilibration"],
                                  inputs=[str(ctx.path("md"))])
     save_profile(result.profile, ctx.path("profile.nc"))
     plot_fes(result, ctx.path("fes.png"))
@@ -270,7 +271,7 @@ def _stage_inputs(ctx: PipelineContext, name: str) -> str:
     if name == "fes":
         md = ctx.manifest.stage("md")
         return _digest(md.get("inputs_digest"), setup["pipeline"]["fes_method"],
-                       setup["pipeline"]["bootstrap"])
+                       setup["pipeline"]["bootstrap"], setup["pipeline"]["detect_equilibration"])
     upstream = _file_digest(ctx.path("profile.nc"))
     if name == "report":
         return _digest({k: v.get("inputs_digest") for k, v in ctx.manifest.data["stages"].items()
