@@ -107,9 +107,3 @@ def test_profile_check_and_example(runner, tmp_path):
     result = runner.invoke(main, ["profile", "check", str(path)])
     assert result.exit_code == 0 and "valid profile" in result.output
 
-
-def test_demo_runs(runner, tmp_path):
-    result = runner.invoke(main, ["demo", "--out", str(tmp_path / "demo")])
-    assert result.exit_code == 0, result.output
-    for name in ("profile.nc", "rates.nc", "loops.nc", "cycles.nc", "loops.png", "rates.png", "cycles.png"):
-        assert (tmp_path / "demo" / name).exists()
