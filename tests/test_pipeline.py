@@ -206,3 +206,27 @@ def test_quick_demo_with_real_md(tmp_path):
     for name in ("profile.nc", "fes.png", "rates.nc", "loops.nc", "loops.png", "report.html"):
         assert (out / name).stat().st_size > 0, name
     assert len(list((out / "md").rglob("window_*.h5"))) == 14
+
+
+def test_dask_langevin_rates_equal_the_sequential_ensemble():
+    pytest.importorskip("dask.distributed")
+    from langevin.distributed import rate_arrays_dask
+    from langevin.rates import basins_for_rows, rate_arrays
+    from md_setups.distributed import make_client
+    from nanopore.synthetic import quartic_double_well
+
+    n = np.linspace(0.0, 10.0, 201)
+    free_energy = np.array([quartic_double_well(n, 2.0, 8.0, 4.0, tilt) for tilt in (-1.0, 0.0, 1.0)])
+    diffusion = np.full_like(n, 2.0)
+    basins = basins_for_rows(n, free_energy)
+    sequential = rate_arrays(n, free_energy, diffusion, basins, method="langevin",
+                             n_trajectories=40, seed=3)
+    client = make_client("local", workers=2)
+    try:
+        distributed = rate_arrays_dask(client, n, free_energy, diffusion, basins,
+                                       n_trajectories=40, seed=3)
+    finally:
+        client.close()
+    for key in ("k_wet", "k_dry", "k_wet_error", "k_dry_error"):
+        np.testing.assert_array_equal(distributed[key], sequential[key])
+    assert np.all(np.isfinite(sequential["k_wet"]))
