@@ -320,3 +320,20 @@ def test_md_cli_check_and_errors(tmp_path):
     assert result.exit_code == 1 and "[pore] radius = -1 is out of range" in result.output
     result = runner.invoke(main, ["md", "run", "quick"])
     assert result.exit_code == 2 and "--all" in result.output
+
+
+def test_dcd_frames_give_the_recorded_cv_through_mdanalysis(tmp_path):
+    """MD -> trajectory -> analysis: N of the written frames equals the samples of the run."""
+    mda = pytest.importorskip("MDAnalysis")
+    from analysis.trajectory import PoreWater
+
+    setup = tiny_setup(simulation={"platform": "CPU", "threads": 1},
+                       run={"trajectory": "dcd", "trajectory_stride": 5})
+    (path,) = run_windows(setup, tmp_path, windows=[1], progress=False)
+    window = read_window(path)
+    universe = mda.Universe(str(tmp_path / "build" / "system.pdb"),
+                            str(window_path(tmp_path, WindowTask(0.5, 1), ".dcd")))
+    assert len(universe.trajectory) == window.n.size
+    water = PoreWater(universe.select_atoms("resname HOH and name O"), setup.cv).run()
+    # DCD stores single-precision coordinates: agreement to about 1e-5 molecules
+    np.testing.assert_allclose(water.results.n, window.n, atol=5e-4)
