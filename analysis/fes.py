@@ -194,7 +194,8 @@ def profile_edges(
         a, b = edges[first + j], edges[first + j + 1]
         raise AnalysisError(
             f"no samples between N = {a:.3g} and {b:.3g} at {datasets[v].voltage:g} V: the "
-            "windows leave a gap there; add windows near it or soften the restraints"
+            "windows leave a gap there; add windows near it, soften the restraints or use wider "
+            "bins (--bin-width)"
         )
     return edges[first: last + 2]
 
