@@ -105,6 +105,7 @@ class MBARProfile:
         """
         with _quiet():
             from pymbar import FES
+            from pymbar.utils import ConvergenceError, DataError, ParameterError
 
             x, _ = data.concatenated()
             u_kn = data.reduced_bias(x)
@@ -114,7 +115,8 @@ class MBARProfile:
                 options["initial_f_k"] = _wham_guess(data, self.edges)
             try:
                 fes = FES(u_kn, n_k, mbar_options=options)
-            except Exception as err:  # pymbar raises several types on a failed solve
+            except (ConvergenceError, DataError, ParameterError, ArithmeticError, ValueError,
+                    np.linalg.LinAlgError) as err:
                 raise AnalysisError(f"MBAR failed on {data.n_windows} windows ({err}); check that "
                                     "neighbouring windows overlap") from None
             u_n = np.zeros(x.size)

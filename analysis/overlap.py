@@ -10,6 +10,8 @@ O_{k,k+1} below about 0.03 are poorly connected (pymbar's rule of thumb).
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 from scipy.special import logsumexp
 
@@ -68,7 +70,7 @@ def poor_neighbours(data: UmbrellaData, matrix: np.ndarray, threshold: float = 0
     """
     order = np.argsort(data.centers, kind="stable")
     found = []
-    for a, b in zip(order[:-1], order[1:]):
+    for a, b in pairwise(order):
         value = 0.5 * (matrix[a, b] + matrix[b, a])
         if value < threshold:
             found.append(f"{data.names[a]} and {data.names[b]} (overlap {value:.2g})")

@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -459,7 +460,7 @@ def group_by_voltage(windows: Iterable[Window], tolerance: float = 1e-9) -> dict
         groups.setdefault(key, []).append(window)
     for volts, members in groups.items():
         members.sort(key=lambda w: (w.center, w.spring_constant))
-        for first, second in zip(members, members[1:]):
+        for first, second in pairwise(members):
             if np.isclose(first.center, second.center, rtol=0, atol=1e-9) and np.isclose(
                 first.spring_constant, second.spring_constant
             ):

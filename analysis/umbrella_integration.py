@@ -14,6 +14,8 @@ the output grid. No histogram enters, so no bin is ever empty.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 from scipy.integrate import cumulative_trapezoid
 from scipy.special import softmax
@@ -70,7 +72,7 @@ class UmbrellaIntegration:
         """
         centers = bin_centers(self.edges)
         fine = np.unique(np.concatenate([
-            np.linspace(a, b, self.oversample + 1) for a, b in zip(centers[:-1], centers[1:])
+            np.linspace(a, b, self.oversample + 1) for a, b in pairwise(centers)
         ]))
         force = self.mean_force(data, fine)
         integral = cumulative_trapezoid(force, fine, initial=0.0)

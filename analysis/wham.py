@@ -23,6 +23,8 @@ a tiny fraction of the cost.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 from scipy.special import logsumexp
 
@@ -50,7 +52,7 @@ def fine_edges(edges: np.ndarray, oversample: int, low: float, high: float) -> t
     offset : int
         Index of the sub-bin where the first output bin starts.
     """
-    parts = [np.linspace(a, b, oversample + 1)[:-1] for a, b in zip(edges[:-1], edges[1:])]
+    parts = [np.linspace(a, b, oversample + 1)[:-1] for a, b in pairwise(edges)]
     inner = np.concatenate(parts + [edges[-1:]])
     step_lo = (edges[1] - edges[0]) / oversample
     step_hi = (edges[-1] - edges[-2]) / oversample

@@ -69,8 +69,9 @@ def load_windows(path: Path):
 def run_case(case: str, data_path: Path, out_path: Path) -> None:
     """One measurement, in this (fresh) process; writes a JSON report."""
     warnings.simplefilter("ignore")
-    import analysis.fes  # noqa: F401  (imports count towards the baseline)
     import pymbar  # noqa: F401
+
+    import analysis.fes  # noqa: F401  (imports count towards the baseline)
 
     windows = load_windows(data_path)
     report: dict = {}

@@ -3,7 +3,6 @@
 from functools import partial
 
 import numpy as np
-import pytest
 import xarray as xr
 from click.testing import CliRunner
 

@@ -65,7 +65,7 @@ def fit(windows, method, **options):
 
 
 def assert_recovered(result, method, max_error_bar=0.35):
-    deviation, error, z = z_scores(result, method)
+    _, error, z = z_scores(result, method)
     # error bars are meaningful (not huge), and cover the truth
     assert 0.01 < np.median(error) < max_error_bar
     assert np.sqrt(np.mean(z**2)) < 1.7, f"rms z = {np.sqrt(np.mean(z**2)):.2f}"

@@ -4,8 +4,13 @@ import h5py
 import numpy as np
 import pytest
 
-from analysis.readers import (group_by_voltage, harmonic_restraint_from_bias, load_windows,
-                              read_colvar, read_metadata)
+from analysis.readers import (
+    group_by_voltage,
+    harmonic_restraint_from_bias,
+    load_windows,
+    read_colvar,
+    read_metadata,
+)
 from nanopore.windows import WindowError, WindowFile
 
 
