@@ -29,6 +29,18 @@ SHRINK: dict[str, list[tuple[str, str]]] = {}
 
 # tutorial file -> files its steps must have written (relative to its folder)
 PRODUCES: dict[str, list[str]] = {
+    "02_external_windows.md": [
+        "metadata.txt",
+        "profile.nc",
+        "fes.png",
+        "profile_ui.nc",
+        "profile_colvar.nc",
+        "rates.nc",
+        "rates.png",
+        "loops.nc",
+        "loops.png",
+        "loops_fp.nc",
+    ],
     "03_design.md": [
         "design_map.png",
         "design_map.nc",
