@@ -9,6 +9,9 @@ approximately independent subsample at spacing g
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,9 +22,16 @@ from nanopore.windows import Window
 
 
 def _timeseries():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from pymbar import timeseries
+    """``pymbar.timeseries``, imported without its banner and caveat on stdout."""
+    logger = logging.getLogger("pymbar")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            from pymbar import timeseries
+    finally:
+        logger.setLevel(level)
     return timeseries
 
 
