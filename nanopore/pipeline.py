@@ -111,18 +111,31 @@ def stage_fes(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, Any
     from analysis.readers import load_windows
     from nanopore.profile import save_profile
 
+    from analysis.errors import AnalysisError
+
     setup = ctx.setup
     windows = load_windows(ctx.path("md"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # the notes are kept below
-        result = compute_profile(windows, method=setup["pipeline"]["fes_method"],
-                                 n_bootstrap=setup["pipeline"]["bootstrap"],
-                                 seed=setup["run"]["seed"], progress=ctx.progress,
-                                 detect_equilibration=setup["pipeline"]["detect_equilibration"],
-                                 inputs=[str(ctx.path("md"))])
+    notes: list[str] = []
+    # short windows can leave a bin empty between neighbours: widen the bins, and say so
+    for bin_width in (None, 0.25, 0.5, 1.0):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # the notes are kept below
+                result = compute_profile(
+                    windows, method=setup["pipeline"]["fes_method"], bin_width=bin_width,
+                    n_bootstrap=setup["pipeline"]["bootstrap"], seed=setup["run"]["seed"],
+                    progress=ctx.progress,
+                    detect_equilibration=setup["pipeline"]["detect_equilibration"],
+                    inputs=[str(ctx.path("md"))])
+            break
+        except AnalysisError as err:
+            if "gap" not in str(err) or bin_width == 1.0:
+                raise
+            notes.append(f"{err}; retried with bins of "
+                         f"{0.25 if bin_width is None else 2 * bin_width:g} molecules")
     save_profile(result.profile, ctx.path("profile.nc"))
     plot_fes(result, ctx.path("fes.png"))
-    return ["profile.nc", "fes.png"], list(result.warnings), {}
+    return ["profile.nc", "fes.png"], notes + list(result.warnings), {}
 
 
 def _voltage_model(ctx: PipelineContext):
