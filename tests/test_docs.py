@@ -25,10 +25,50 @@ DOCS = ROOT / "docs"
 TUTORIALS = DOCS / "tutorials"
 
 # tutorial file -> [(text in a runnable block, what the test runs instead)]
-SHRINK: dict[str, list[tuple[str, str]]] = {}
+_TINY_SETUP = """cat > tiny.toml <<'TOML'
+[pore]
+radius = 0.5
+length = 0.9
+[wall]
+epsilon = 0.3
+[box]
+lateral = 1.9
+reservoir = 0.8
+[simulation]
+nonbonded = "cutoff"
+cutoff = 0.8
+platform = "CPU"
+threads = 1
+[windows]
+targets = [1.0, 3.0, 5.0]
+spring_constant = 4.0
+[run]
+voltages = [0.0, 1.0]
+equilibration = 0.02
+production = 0.1
+cv_stride = 5
+checkpoint_interval = 0.02
+seed = 5
+TOML
+"""
+SHRINK: dict[str, list[tuple[str, str]]] = {
+    # the quick setup's MD takes minutes: a pore that runs in seconds, MD stage only
+    # (picosecond windows give no profile with two basins for the later stages)
+    "01_quickstart.md": [
+        ("nanopore pipeline quick --out run_quick --no-progress",
+         _TINY_SETUP + "nanopore pipeline tiny.toml --out run_quick --stage md --no-progress"),
+    ],
+    # the production setup at its real scale: only scripts are written, nothing runs
+    "04_slurm.md": [],
+}
 
 # tutorial file -> files its steps must have written (relative to its folder)
 PRODUCES: dict[str, list[str]] = {
+    "01_quickstart.md": [
+        "run_quick/manifest.json",
+        "run_quick/md/voltage_+0.000V/window_00.h5",
+        "run_quick/md/voltage_+1.000V/window_02.h5",
+    ],
     "02_external_windows.md": [
         "metadata.txt",
         "profile.nc",
@@ -40,6 +80,18 @@ PRODUCES: dict[str, list[str]] = {
         "loops.nc",
         "loops.png",
         "loops_fp.nc",
+    ],
+    "04_slurm.md": [
+        "prod_run/slurm/windows.sbatch",
+        "prod_run/slurm/gather.sbatch",
+        "prod_run/slurm/submit.sh",
+    ],
+    "05_interp.md": [
+        "corpus.txt",
+        "mlp3.npy",
+        "coders/seed0/mlp3/sae.safetensors",
+        "coders/seed1/mlp3/cfg.json",
+        "scores.nc",
     ],
     "03_design.md": [
         "design_map.png",
