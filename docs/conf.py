@@ -63,20 +63,29 @@ html_static_path: list[str] = []
 _LITERAL = re.compile(r"(``.+?``|:\w+:`[^`]*`|`[^`]*`_?)")
 
 
-def _escape_bars(line: str) -> str:
+def _escape_bars(line: str, chars: str = "|") -> str:
     stripped = line.lstrip()
     table_row = stripped.startswith(("|", "+")) and stripped.rstrip().endswith(("|", "+"))
-    if "|" not in line or table_row:
+    if not any(c in line for c in chars) or table_row:
         return line
     parts = _LITERAL.split(line)
-    return "".join(p if i % 2 else p.replace("|", "\\|") for i, p in enumerate(parts))
+    for c in chars:
+        parts = [p if i % 2 else p.replace(c, "\\" + c) for i, p in enumerate(parts)]
+    return "".join(parts)
 
 
 def _plain_text_bars(app, what, name, obj, options, lines):  # noqa: ANN001
     lines[:] = [_escape_bars(line) for line in lines]
 
 
+def _plain_text_help(app, ctx, lines):  # noqa: ANN001
+    # click help is plain text: '*.h5' and '|dP/dt|' are not markup
+    lines[:] = [_escape_bars(line, "|*") for line in lines]
+
+
 def setup(app):  # noqa: ANN001
     # run before numpydoc (priority 500) so its parsed sections see the escaped text
     app.connect("autodoc-process-docstring", _plain_text_bars, priority=400)
+    for part in ("description", "options", "arguments", "epilog"):
+        app.connect(f"sphinx-click-process-{part}", _plain_text_help)
     return {"parallel_read_safe": True}
