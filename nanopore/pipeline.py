@@ -146,7 +146,8 @@ def _voltage_model(ctx: PipelineContext):
     if "voltage" not in profile.dims or profile.sizes["voltage"] < 2:
         raise ValueError("the voltage model needs profiles at two or more voltages; add "
                          "voltages to [run] voltages")
-    return profile, VoltageModel.fit(profile)
+    # the builder's pores are mirror-symmetric slabs: no intrinsic dipole, a(N) = 0
+    return profile, VoltageModel.fit(profile, symmetric=True)
 
 
 def stage_voltage_model(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, Any]]:
@@ -159,7 +160,7 @@ def stage_voltage_model(ctx: PipelineContext) -> tuple[list[str], list[str], dic
     notes, holdout = [], {}
     if len(voltages) >= 3:
         for voltage in voltages[1:-1]:
-            partial = VoltageModel.fit(profile, exclude=float(voltage), symmetric=model.symmetric)
+            partial = VoltageModel.fit(profile, exclude=float(voltage), symmetric=True)
             holdout[f"{voltage:g}"] = partial.holdout_error(profile, float(voltage))
             notes.append(f"fitted without {voltage:g} V, the model predicts it within "
                          f"{holdout[f'{voltage:g}']:.2f} kT (rms)")

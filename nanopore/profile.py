@@ -308,6 +308,9 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     os.close(handle)
     try:
         ds.to_netcdf(tmp_name, engine="h5netcdf", invalid_netcdf=False)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_name, 0o666 & ~umask)  # mkstemp makes it private; give it the usual mode
         os.replace(tmp_name, path)
     except BaseException:
         if os.path.exists(tmp_name):
