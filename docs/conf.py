@@ -13,14 +13,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import re  # noqa: E402
+import re
 
-import interp.cli  # noqa: E402,F401  (interp.cli_interventions imports only after it)
-from nanopore._version import __version__  # noqa: E402
+import interp.cli  # noqa: F401  (interp.cli_interventions imports only after it)
+from nanopore._version import __version__
 
 project = "nanopore-toolkit"
 author = "the nanopore-toolkit developers"
-copyright = "the nanopore-toolkit developers"  # noqa: A001
+copyright = "the nanopore-toolkit developers"
 version = release = __version__
 
 extensions = [
@@ -74,16 +74,16 @@ def _escape_bars(line: str, chars: str = "|") -> str:
     return "".join(parts)
 
 
-def _plain_text_bars(app, what, name, obj, options, lines):  # noqa: ANN001
+def _plain_text_bars(app, what, name, obj, options, lines):
     lines[:] = [_escape_bars(line) for line in lines]
 
 
-def _plain_text_help(app, ctx, lines):  # noqa: ANN001
+def _plain_text_help(app, ctx, lines):
     # click help is plain text: '*.h5' and '|dP/dt|' are not markup
     lines[:] = [_escape_bars(line, "|*") for line in lines]
 
 
-def setup(app):  # noqa: ANN001
+def setup(app):
     # run before numpydoc (priority 500) so its parsed sections see the escaped text
     app.connect("autodoc-process-docstring", _plain_text_bars, priority=400)
     for part in ("description", "options", "arguments", "epilog"):

@@ -13,8 +13,8 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import xarray as xr  # noqa: E402
+import matplotlib.pyplot as plt
+import xarray as xr
 
 SINGLE = 3.4  # inches
 DOUBLE = 7.0

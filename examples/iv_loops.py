@@ -13,9 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from matplotlib import colors, cm
-
 from _paper import DOUBLE, SINGLE, figure, model_label, open_dataset, parser, save
+from matplotlib import cm, colors
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,7 +11,6 @@ drive amplitude is marked as a frequency: the area peaks near it.
 from __future__ import annotations
 
 import numpy as np
-
 from _paper import figure, model_label, open_dataset, parser, save
 
 MARKERS = "osD^v<>p"

@@ -12,10 +12,10 @@ voltage model Omega(N; 0) + a V + b V^2 is drawn dashed at other voltages.
 from __future__ import annotations
 
 import numpy as np
+from _paper import DOUBLE, figure, parser, save
 from matplotlib import cm, colors
 
 import nanopore
-from _paper import DOUBLE, figure, parser, save
 
 
 def main(argv: list[str] | None = None) -> None:

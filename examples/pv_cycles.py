@@ -10,9 +10,8 @@ against the logarithm of the ramp rate, per temperature.
 
 from __future__ import annotations
 
-from matplotlib import cm
-
 from _paper import DOUBLE, figure, open_dataset, parser, save
+from matplotlib import cm
 
 
 def main(argv: list[str] | None = None) -> None:

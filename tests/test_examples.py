@@ -71,7 +71,7 @@ def _run_example(script: str, *args: object, cwd: Path) -> subprocess.CompletedP
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run(
         [sys.executable, str(EXAMPLES / script), *map(str, args)],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
 
 
