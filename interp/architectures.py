@@ -18,13 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from interp.hf import _check_source
 from interp.hooks import _first_tensor, _module_input
 
 # (blocks, final norm, unembedding) module names, tried in order
@@ -246,29 +244,3 @@ def resolve_positions(positions: int | Sequence[int] | slice | None, seq_len: in
             raise ValueError(f"position {p} is outside a sequence of length {seq_len}")
         out.append(q)
     return sorted(set(out))
-
-
-def load_causal_lm(
-    path: str | Path, *, device: str | torch.device = "cpu", allow_download: bool = False
-) -> nn.Module:
-    """Load a causal LM (with its head) with ``transformers.AutoModelForCausalLM``.
-
-    Parameters
-    ----------
-    path : str or Path
-        Local model folder, or a hub id when ``allow_download``.
-    device : str or torch.device
-        Where to put the model.
-    allow_download : bool
-        Allow fetching from the model hub.
-
-    Returns
-    -------
-    nn.Module
-        The model in evaluation mode.
-    """
-    from transformers import AutoModelForCausalLM
-
-    _check_source(path, allow_download)
-    model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=not allow_download)
-    return model.to(device).eval()

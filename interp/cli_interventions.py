@@ -28,8 +28,7 @@ def _floats(value: str) -> list[float]:
 
 
 def _load(model_path: Path, device: str, allow_download: bool) -> tuple[Any, Any]:
-    from interp.architectures import load_causal_lm
-    from interp.hf import load_tokenizer
+    from interp.hf import load_causal_lm, load_tokenizer
 
     model = load_causal_lm(model_path, device=device, allow_download=allow_download)
     tokenizer = load_tokenizer(model_path, allow_download=allow_download)
@@ -381,7 +380,12 @@ def rewrite(**opts: Any) -> None:
 
         from interp.hf import tokenize_corpus
         from interp.io import load_activations
-        from interp.rewrite import ArraySimulator, OracleSimulator, ZeroSimulator, partial_rewrite
+        from interp.rewrite import (
+            ArraySimulator,
+            OracleSimulator,
+            ZeroSimulator,
+            partial_rewrite,
+        )
 
         model, tokenizer = _load(opts["model_path"], opts["device"], opts["allow_download"])
         tokens = tokenize_corpus(tokenizer, opts["corpus"], opts["ctx_len"], opts["max_tokens"])

@@ -51,6 +51,32 @@ def load_model(
     return model.to(device).eval()
 
 
+def load_causal_lm(
+    path: str | Path, *, device: str | torch.device = "cpu", allow_download: bool = False
+) -> nn.Module:
+    """Load a causal LM (with its head) with ``transformers.AutoModelForCausalLM``.
+
+    Parameters
+    ----------
+    path : str or Path
+        Local model folder, or a hub id when ``allow_download``.
+    device : str or torch.device
+        Where to put the model.
+    allow_download : bool
+        Allow fetching from the model hub.
+
+    Returns
+    -------
+    nn.Module
+        The model in evaluation mode.
+    """
+    from transformers import AutoModelForCausalLM
+
+    _check_source(path, allow_download)
+    model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=not allow_download)
+    return model.to(device).eval()
+
+
 def load_tokenizer(path: str | Path, *, allow_download: bool = False) -> Any:
     """Load the tokenizer stored with a model (``transformers.AutoTokenizer``)."""
     from transformers import AutoTokenizer
