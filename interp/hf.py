@@ -25,6 +25,17 @@ def _check_source(path: str | Path, allow_download: bool) -> None:
         )
 
 
+def _from_pretrained(auto_class: str, path: str | Path, device: str | torch.device,
+                     allow_download: bool) -> nn.Module:
+    """Load with ``transformers.<auto_class>`` from a local folder (or the hub if allowed)."""
+    import transformers
+
+    _check_source(path, allow_download)
+    loader = getattr(transformers, auto_class)
+    model = loader.from_pretrained(str(path), local_files_only=not allow_download)
+    return model.to(device).eval()
+
+
 def load_model(
     path: str | Path, *, device: str | torch.device = "cpu", allow_download: bool = False
 ) -> nn.Module:
@@ -44,37 +55,22 @@ def load_model(
     nn.Module
         The model in evaluation mode.
     """
-    from transformers import AutoModel
-
-    _check_source(path, allow_download)
-    model = AutoModel.from_pretrained(str(path), local_files_only=not allow_download)
-    return model.to(device).eval()
+    return _from_pretrained("AutoModel", path, device, allow_download)
 
 
 def load_causal_lm(
     path: str | Path, *, device: str | torch.device = "cpu", allow_download: bool = False
 ) -> nn.Module:
-    """Load a causal LM (with its head) with ``transformers.AutoModelForCausalLM``.
+    """Load a causal LM (with its language-model head) with ``AutoModelForCausalLM``.
 
-    Parameters
-    ----------
-    path : str or Path
-        Local model folder, or a hub id when ``allow_download``.
-    device : str or torch.device
-        Where to put the model.
-    allow_download : bool
-        Allow fetching from the model hub.
+    Parameters are those of :func:`load_model`.
 
     Returns
     -------
     nn.Module
         The model in evaluation mode.
     """
-    from transformers import AutoModelForCausalLM
-
-    _check_source(path, allow_download)
-    model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=not allow_download)
-    return model.to(device).eval()
+    return _from_pretrained("AutoModelForCausalLM", path, device, allow_download)
 
 
 def load_tokenizer(path: str | Path, *, allow_download: bool = False) -> Any:
