@@ -53,7 +53,7 @@ TOML
 """
 SHRINK: dict[str, list[tuple[str, str]]] = {
     # the quick setup's MD takes minutes: a pore that runs in seconds, MD stage only
-    # (picosecond windows give no profile with two basins for the later stages)
+    # (picosecond windows give no profile with two basins; the later stages run on data/)
     "01_quickstart.md": [
         ("nanopore pipeline quick --out run_quick --no-progress",
          _TINY_SETUP + "nanopore pipeline tiny.toml --out run_quick --stage md --no-progress"),
@@ -68,6 +68,10 @@ PRODUCES: dict[str, list[str]] = {
         "run_quick/manifest.json",
         "run_quick/md/voltage_+0.000V/window_00.h5",
         "run_quick/md/voltage_+1.000V/window_02.h5",
+        "reference_run/report.html",
+        "rates.nc",
+        "loops.png",
+        "cycles.png",
     ],
     "02_external_windows.md": [
         "metadata.txt",
