@@ -169,6 +169,37 @@ def stage_voltage_model(ctx: PipelineContext) -> tuple[list[str], list[str], dic
     return ["voltage_model.nc"], notes, {"holdout_rms_kT": holdout}
 
 
+def _basins(ctx: PipelineContext, model: Any) -> tuple[dict[str, float], list[str]]:
+    """Basin positions for the kinetics: found in the profiles, or chosen when they are not.
+
+    Short windows can give profiles in which no voltage shows both a dry and a wet
+    basin (one is a shoulder). The states are then taken as the free-energy minimum
+    over the lower half of the grid at 0 V (dry) and over the upper half at the
+    largest voltage (wet), and a note says so.
+    """
+    from langevin.basins import BasinError
+    from langevin.rates import basins_for_rows
+
+    volts = np.linspace(*ctx.setup["pipeline"]["rate_voltages"][:2],
+                        ctx.setup["pipeline"]["rate_points"])
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            basins_for_rows(model.n, model.free_energy(volts, warn=False))
+        return {}, []
+    except BasinError as err:
+        n = model.n
+        half = n.size // 2
+        high = float(max(abs(volts[0]), abs(volts[-1]), np.max(np.abs(ctx.setup.voltages))))
+        dry = float(n[np.argmin(model.free_energy(0.0, warn=False)[:half])])
+        wet = float(n[half + np.argmin(model.free_energy(high, warn=False)[half:])])
+        note = (f"{err}: using the dry state at N = {dry:.2f} (minimum of the lower half at 0 V) "
+                f"and the wet state at N = {wet:.2f} (minimum of the upper half at {high:g} V)")
+        return {"dry": dry, "wet": wet}, [note]
+
+
 def stage_rates(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, Any]]:
     """Exact rates over the voltage scan."""
     import warnings
@@ -178,15 +209,16 @@ def stage_rates(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, A
     from nanopore.profile import write_dataset
 
     _, model = _voltage_model(ctx)
+    basins, notes = _basins(ctx, model)
     first, last = ctx.setup["pipeline"]["rate_voltages"][:2]
     volts = np.linspace(first, last, ctx.setup["pipeline"]["rate_points"])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         rates = rates_dataset(model.n, model.free_energy(volts), model.diffusion_at(volts), volts,
-                              temperature=model.temperature, inputs=["profile.nc"])
+                              temperature=model.temperature, inputs=["profile.nc"], **basins)
     write_dataset(rates, ctx.path("rates.nc"))
     plot_rates(rates, ctx.path("rates.png"))
-    notes = sorted({str(w.message).splitlines()[0] for w in caught})
+    notes += sorted({str(w.message).splitlines()[0] for w in caught})
     return ["rates.nc", "rates.png"], notes, {}
 
 
@@ -217,6 +249,7 @@ def stage_loops(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, A
     from nanopore.profile import write_dataset
 
     _, model = _voltage_model(ctx)
+    basins, basin_notes = _basins(ctx, model)
     amplitude, frequencies = _loop_settings(ctx)
     pore = ctx.setup["pore"]
     conductance = conductance_model(pore["radius"], pore["length"],
@@ -226,11 +259,11 @@ def stage_loops(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, A
         loops = memristor_loops(model, amplitude, frequencies,
                                 method=ctx.setup["pipeline"]["loop_method"],
                                 conductance=conductance, n_periods=4, progress=ctx.progress,
-                                seed=ctx.setup["run"]["seed"], inputs=["profile.nc"])
+                                seed=ctx.setup["run"]["seed"], inputs=["profile.nc"], **basins)
     write_dataset(loops, ctx.path("loops.nc"))
     plot_loops(loops.isel(frequency=slice(None, None, 2)), ctx.path("loops.png"))
     best = int(np.argmax(loops["loop_area"].values))
-    notes = sorted({str(w.message).splitlines()[0] for w in caught})
+    notes = basin_notes + sorted({str(w.message).splitlines()[0] for w in caught})
     extra = {"amplitude_V": amplitude, "largest_area": float(loops["loop_area"][best]),
              "largest_area_frequency_Hz": float(loops["frequency"][best])}
     return ["loops.nc", "loops.png"], notes, extra

@@ -230,3 +230,25 @@ def test_dask_langevin_rates_equal_the_sequential_ensemble():
     for key in ("k_wet", "k_dry", "k_wet_error", "k_dry_error"):
         np.testing.assert_array_equal(distributed[key], sequential[key])
     assert np.all(np.isfinite(sequential["k_wet"]))
+
+
+def test_downstream_stages_choose_basins_when_profiles_show_one_state(tmp_path):
+    """Short windows can give profiles with one basin per voltage: the kinetics still run."""
+    from md_setups.setup import load_setup
+    from nanopore.pipeline import run_pipeline
+    from nanopore.profile import make_profile, save_profile
+
+    n = np.linspace(0.0, 9.0, 46)
+    slope = 2.0 * n  # dry favoured at 0 V, a straight rise with no second basin
+    free_energy = np.array([slope, slope - 3.0 * n])  # at 1 V the wet end is lowest
+    save_profile(make_profile(n, free_energy, 1.0, 300.0, voltage=np.array([0.0, 1.0])),
+                 tmp_path / "profile.nc")
+    lines: list[str] = []
+    manifest = run_pipeline(load_setup("quick"), tmp_path,
+                            stages=("voltage_model", "rates", "loops", "report"),
+                            progress=False, echo=lines.append)
+    notes = manifest.stage("rates")["notes"]
+    assert any("using the dry state at N = 0.00" in note and "wet state at N = 9.00" in note
+               for note in notes)
+    for name in ("rates.nc", "loops.nc", "report.html"):
+        assert (tmp_path / name).stat().st_size > 0
