@@ -145,8 +145,7 @@ def build_system(setup: Setup, rng: np.random.Generator | int | None = None) -> 
     BuiltSystem
     """
     import openmm
-    import openmm.app as app
-    import openmm.unit as unit
+    from openmm import app, unit
 
     rng = np.random.default_rng(setup["run"]["seed"] if rng is None else rng)
     box = setup.box_edges
@@ -328,8 +327,7 @@ def write_build(built: BuiltSystem, directory: str | os.PathLike, setup: Setup) 
     dict of str to Path
     """
     import openmm
-    import openmm.app as app
-    import openmm.unit as unit
+    from openmm import app, unit
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -360,8 +358,7 @@ def load_build(directory: str | os.PathLike) -> BuiltSystem:
     BuiltSystem
     """
     import openmm
-    import openmm.app as app
-    import openmm.unit as unit
+    from openmm import app, unit
 
     directory = Path(directory)
     info_path = directory / "build.json"

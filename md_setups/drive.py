@@ -13,6 +13,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 
 from md_setups.forces import FIELD, field_strength

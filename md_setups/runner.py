@@ -34,9 +34,9 @@ import numpy as np
 
 from md_setups.builder import BuiltSystem, ensure_build
 from md_setups.forces import (
+    FIELD,
     KAPPA,
     TARGET,
-    FIELD,
     add_cv_restraint,
     add_field,
     field_strength,
@@ -133,7 +133,7 @@ class WindowRunner:
         whether it runs alone, in a chain, or on another worker.
         """
         import openmm
-        import openmm.app as app
+        from openmm import app
 
         sim = self.setup["simulation"]
         integrator = openmm.LangevinMiddleIntegrator(
@@ -349,7 +349,7 @@ class WindowRunner:
         kind = self.setup["run"]["trajectory"]
         if kind == "none":
             return None
-        import openmm.app as app
+        from openmm import app
 
         path = window_path(self.out, task, f".{kind}")
         stride = self.setup["run"]["trajectory_stride"]

@@ -106,12 +106,11 @@ def stage_fes(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, Any
     """Profiles from the windows."""
     import warnings
 
+    from analysis.errors import AnalysisError
     from analysis.fes import compute_profile
     from analysis.plots import plot_fes
     from analysis.readers import load_windows
     from nanopore.profile import save_profile
-
-    from analysis.errors import AnalysisError
 
     setup = ctx.setup
     windows = load_windows(ctx.path("md"))
@@ -273,7 +272,12 @@ def stage_cycles(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, 
     """Intrusion/extrusion cycles at 0 V, when pressures are set."""
     from langevin.intrusion import intrusion_cycles
     from langevin.plots import plot_cycles
-    from nanopore.profile import load_profile, profile_arrays, select_voltage, write_dataset
+    from nanopore.profile import (
+        load_profile,
+        profile_arrays,
+        select_voltage,
+        write_dataset,
+    )
 
     settings = ctx.setup["pipeline"]
     pressures = settings["pressures"]

@@ -115,7 +115,7 @@ def write_report(out: str | os.PathLike, setup: Any, manifest: Manifest) -> list
     md_lines += ["## Datasets", ""] + [f"- `{name}`" for name in datasets]
     if notes:
         md_lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
-    md_lines += ["", f"Inputs, versions and seeds: `manifest.json`.", ""]
+    md_lines += ["", "Inputs, versions and seeds: `manifest.json`.", ""]
     markdown = out / "report.md"
     markdown.write_text("\n".join(md_lines))
 

@@ -9,17 +9,17 @@ import subprocess
 import sys
 import textwrap
 import time
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 from click.testing import CliRunner
 
 openmm = pytest.importorskip("openmm")
 
-from md_setups.builder import build_system, ensure_build  # noqa: E402
-from md_setups.forces import (  # noqa: E402
+from md_setups.builder import build_system, ensure_build
+from md_setups.forces import (
     FIELD_GROUP,
     KAPPA,
     RESTRAINT_GROUP,
@@ -29,12 +29,12 @@ from md_setups.forces import (  # noqa: E402
     analysis_groups,
     field_strength,
 )
-from md_setups.platforms import pick_platform_name  # noqa: E402
-from md_setups.runner import WindowTask, run_windows, window_path  # noqa: E402
-from md_setups.setup import SetupError, load_setup, validate_setup  # noqa: E402
-from nanopore.cli import main  # noqa: E402
-from nanopore.units import EV_IN_KJ_PER_MOL  # noqa: E402
-from nanopore.windows import read_window  # noqa: E402
+from md_setups.platforms import pick_platform_name
+from md_setups.runner import WindowTask, run_windows, window_path
+from md_setups.setup import SetupError, load_setup, validate_setup
+from nanopore.cli import main
+from nanopore.units import EV_IN_KJ_PER_MOL
+from nanopore.windows import read_window
 
 #: a very small pore system: builds in a fraction of a second, runs fast on Reference
 TINY = {

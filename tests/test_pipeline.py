@@ -68,7 +68,7 @@ def test_slurm_array_covers_every_window_once_with_valid_commands(tmp_path):
     assert f"#SBATCH --array=0-{n_tasks - 1}\n" in script
     assert "#SBATCH --gpus-per-task=1" in script and "#SBATCH --partition=gpu" in script
     for path in paths.values():
-        assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
+        assert subprocess.run(["bash", "-n", str(path)], check=False).returncode == 0
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -78,7 +78,7 @@ def test_slurm_array_covers_every_window_once_with_valid_commands(tmp_path):
     md_group = main.get_command(None, "md")
     for task in range(n_tasks):
         record = tmp_path / f"task{task}.txt"
-        result = subprocess.run(["bash", str(paths["windows"])], capture_output=True, text=True,
+        result = subprocess.run(["bash", str(paths["windows"])], capture_output=True, text=True, check=False,
                                 env=dict(env, SLURM_ARRAY_TASK_ID=str(task), RECORD=str(record)))
         assert result.returncode == 0, result.stderr
         args = record.read_text().splitlines()
@@ -91,7 +91,7 @@ def test_slurm_array_covers_every_window_once_with_valid_commands(tmp_path):
 
     _stub(bin_dir, "sbatch", 'echo "$@" >> "$RECORD"; echo 4242')
     record = tmp_path / "sbatch.txt"
-    result = subprocess.run(["bash", str(paths["submit"])], capture_output=True, text=True,
+    result = subprocess.run(["bash", str(paths["submit"])], capture_output=True, text=True, check=False,
                             env=dict(env, RECORD=str(record)))
     assert result.returncode == 0, result.stderr
     calls = record.read_text().splitlines()
@@ -161,7 +161,7 @@ def test_pipeline_killed_mid_stage_resumes_without_redoing_windows(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert "md" not in manifest["stages"]
 
-    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert first.stat().st_mtime_ns == stamp  # the finished window was not redone
     log = (out / "md" / "run.log").read_text().splitlines()
@@ -174,7 +174,7 @@ def test_pipeline_killed_mid_stage_resumes_without_redoing_windows(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["stages"]["md"]["status"] == "done"
     assert manifest["software"]["openmm"] and manifest["seeds"]["md"] == 5
-    rerun = subprocess.run(command, env=env, capture_output=True, text=True)
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     assert "[md] up to date" in rerun.stdout
 
 
