@@ -115,3 +115,24 @@ def save_model_folder(model: torch.nn.Module, folder) -> None:
     """Save a tiny model with the word tokenizer, as a local model folder."""
     model.save_pretrained(folder)
     word_tokenizer(model.config.vocab_size).save_pretrained(folder)
+
+
+def save_word_level_gpt2(folder, words, *, n_positions: int = 32, lm_head: bool = False) -> int:
+    """Save a 2-layer GPT-2 with a whitespace word-level tokenizer over ``words`` to ``folder``.
+
+    Returns the vocabulary size (the words plus ``[UNK]``).
+    """
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    vocab = {"[UNK]": 0, **{w: i + 1 for i, w in enumerate(dict.fromkeys(words))}}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, unk_token="[UNK]"
+    ).save_pretrained(folder)
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(n_layer=2, n_embd=16, n_head=2, vocab_size=len(vocab),
+                                     n_positions=n_positions, bos_token_id=0, eos_token_id=0)
+    model_class = transformers.GPT2LMHeadModel if lm_head else transformers.GPT2Model
+    model_class(config).save_pretrained(folder)
+    return len(vocab)

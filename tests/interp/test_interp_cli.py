@@ -12,6 +12,7 @@ from click.testing import CliRunner  # noqa: E402
 from interp.cli import main  # noqa: E402
 from interp.io import load_coder  # noqa: E402
 from interp.synthetic import make_sparse_dataset  # noqa: E402
+from interp_tiny_models import save_word_level_gpt2  # noqa: E402
 
 SMALL = ["--num-latents", "32", "-k", "2", "--batch-size", "128", "--steps", "60", "--no-progress"]
 
@@ -125,35 +126,13 @@ def test_overlap_errors(tmp_path, activations):
     assert res.exit_code == 1 and "different input widths" in res.output
 
 
-def _tiny_model_folder(folder, corpus_words):
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
-    vocab = {"[UNK]": 0, **{w: i + 1 for i, w in enumerate(dict.fromkeys(corpus_words))}}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]").save_pretrained(
-        folder
-    )
-    torch.manual_seed(0)
-    config = transformers.GPT2Config(
-        n_layer=2,
-        n_embd=16,
-        n_head=2,
-        vocab_size=len(vocab),
-        n_positions=32,
-        bos_token_id=0,
-        eos_token_id=0,
-    )
-    transformers.GPT2Model(config).save_pretrained(folder)
-
-
 def test_train_from_model_hooks(tmp_path):
     words = "the cat sat on a mat while the dog ran to the park and back again".split()
     rng = np.random.default_rng(0)
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(" ".join(rng.choice(words, size=800)))
     model = tmp_path / "tiny-gpt2"
-    _tiny_model_folder(model, words)
+    save_word_level_gpt2(model, words)
     out = tmp_path / "hooked"
     res = _invoke(
         "train",

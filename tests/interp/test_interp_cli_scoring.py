@@ -14,6 +14,7 @@ from interp.cli import main  # noqa: E402
 from interp.cli_scoring import parse_latents  # noqa: E402
 from interp.judge_local import TransformersJudge  # noqa: E402
 from interp.judges import JudgeRequest  # noqa: E402
+from interp_tiny_models import save_word_level_gpt2  # noqa: E402
 
 WORDS = "the cat sat on a mat while the dog ran to the park and back again".split()
 DIGITS = [str(i) for i in range(10)]
@@ -27,27 +28,9 @@ def _invoke(*args):
 def tiny(tmp_path_factory):
     """A folder with a tiny GPT-2 language model and a word-level tokenizer, a corpus and
     a TopK coder trained on the model's first MLP with interp train."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
     root = tmp_path_factory.mktemp("tiny")
     folder = root / "tiny-gpt2"
-    vocab = {"[UNK]": 0, **{w: i + 1 for i, w in enumerate(dict.fromkeys(WORDS + DIGITS))}}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]").save_pretrained(
-        folder
-    )
-    torch.manual_seed(0)
-    config = transformers.GPT2Config(
-        n_layer=2,
-        n_embd=16,
-        n_head=2,
-        vocab_size=len(vocab),
-        n_positions=1024,
-        bos_token_id=0,
-        eos_token_id=0,
-    )
-    transformers.GPT2LMHeadModel(config).save_pretrained(folder)
+    save_word_level_gpt2(folder, WORDS + DIGITS, n_positions=1024, lm_head=True)
     corpus = root / "corpus.txt"
     rng = np.random.default_rng(0)
     corpus.write_text(" ".join(rng.choice(WORDS, size=2000)))
