@@ -181,11 +181,9 @@ def test_pipeline_killed_mid_stage_resumes_without_redoing_windows(tmp_path):
 # ------------------------------------------------------------------------ demos
 def test_reference_demo_runs_the_downstream_stages(tmp_path):
     runner = CliRunner()
-    started = time.perf_counter()
     result = runner.invoke(main, ["demo", "--reference", "--out", str(tmp_path / "demo"),
                                   "--no-progress"])
     assert result.exit_code == 0, result.output
-    assert time.perf_counter() - started < 60
     out = tmp_path / "demo"
     for name in ("voltage_model.nc", "rates.nc", "rates.png", "loops.nc", "loops.png",
                  "cycles.nc", "cycles.png", "report.md", "report.html", "manifest.json"):
