@@ -4,24 +4,25 @@ Layout of a run directory::
 
     RUN/build/                       system.pdb, system.xml, build.json
     RUN/voltage_+0.000V/window_03.h5     CV samples (nanopore.windows format)
-    RUN/voltage_+0.000V/window_03.chk    last checkpoint (while running)
+    RUN/voltage_+0.000V/window_03.chk    last checkpoint (while running): OpenMM's binary
+    RUN/voltage_+0.000V/window_03.chk.json   checkpoint and its JSON record (md_setups.checkpoint)
+    RUN/voltage_+0.000V/window_03.lock   held while a process runs the window
     RUN/voltage_+0.000V/window_03.xml    final state (start of the next window)
     RUN/run.log                      one line per window: what ran where, ns/day
 
 Resuming. Samples are appended to the window file and flushed; at every
 checkpoint the samples so far are flushed first and the checkpoint (OpenMM's
 binary checkpoint, which carries positions, velocities and the integrator's
-random state, plus the number of samples it belongs to) is then written to a
-temporary file and renamed. A restarted window truncates the window file to the
-checkpoint's sample count and carries on from there, so it loses and duplicates
-nothing. A window marked complete is skipped.
+random state, and a JSON record with the number of samples it belongs to; no
+pickle) is then written to temporary files and renamed. A restarted window
+truncates the window file to the checkpoint's sample count and carries on from
+there, so it loses and duplicates nothing. A window marked complete is skipped.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import os
-import pickle
 import platform as _platform
 import socket
 import time
@@ -33,6 +34,12 @@ from typing import Any
 import numpy as np
 
 from md_setups.builder import BuiltSystem, ensure_build
+from md_setups.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    remove_checkpoint,
+    save_checkpoint,
+)
 from md_setups.forces import (
     FIELD,
     KAPPA,
@@ -43,9 +50,8 @@ from md_setups.forces import (
 )
 from md_setups.platforms import choose_platform
 from md_setups.setup import Setup
+from nanopore.safe_io import FileLock, atomic_write_text
 from nanopore.windows import WindowFile, is_complete
-
-CHECKPOINT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -201,33 +207,29 @@ class WindowRunner:
 
     def _save_checkpoint(self, task: WindowTask, phase: str, step: int, n_samples: int,
                          n_start: float) -> None:
-        path = window_path(self.out, task, ".chk")
-        payload = {"version": CHECKPOINT_VERSION, "phase": phase, "step": step,
-                   "n_samples": n_samples, "n_start": n_start,
-                   "platform": self.platform.getName(),
-                   "checkpoint": self.context.createCheckpoint()}
-        tmp = path.with_suffix(".chk.tmp")
-        with open(tmp, "wb") as handle:
-            pickle.dump(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        save_checkpoint(window_path(self.out, task, ".chk"), self.context.createCheckpoint(),
+                        phase, step, n_samples, n_start, self.platform.getName())
 
     def _load_checkpoint(self, task: WindowTask) -> dict[str, Any] | None:
+        import openmm
+
         path = window_path(self.out, task, ".chk")
-        if not path.exists():
+        loaded = load_checkpoint(path)
+        if loaded is None:
             return None
-        with open(path, "rb") as handle:
-            payload = pickle.load(handle)
-        if payload.get("version") != CHECKPOINT_VERSION:
-            raise RuntimeError(f"{path} was written by another version; delete it to restart "
-                               "the window")
-        if payload["platform"] != self.platform.getName():
-            raise RuntimeError(f"{path} was written on the {payload['platform']} platform and "
+        record, data = loaded
+        if record.platform != self.platform.getName():
+            raise RuntimeError(f"{path} was written on the {record.platform} platform and "
                                f"cannot resume on {self.platform.getName()}; set platform = "
-                               f"\"{payload['platform']}\" or delete the checkpoint")
-        self.context.loadCheckpoint(payload["checkpoint"])
-        return payload
+                               f"\"{record.platform}\" or delete the checkpoint")
+        try:
+            self.context.loadCheckpoint(data)
+        except openmm.OpenMMException as err:
+            raise CheckpointError(f"{path}: OpenMM cannot load it ({str(err).splitlines()[0]}); "
+                                  f"delete {path.name} and {path.name}.json to restart this "
+                                  "window") from None
+        return {"phase": record.phase, "step": record.step, "n_samples": record.n_samples,
+                "n_start": record.n_start}
 
     # --------------------------------------------------------------------- run
     def run(self, task: WindowTask) -> Path:
@@ -257,7 +259,9 @@ class WindowRunner:
         n_prod = setup.steps(setup["run"]["production"])
         every = max(stride, setup.steps(setup["run"]["checkpoint_interval"]))
 
-        with WindowFile(path, self._metadata(task)) as window:
+        # a lock of our own: HDF5's file locking is often off on cluster file systems
+        with (FileLock(window_path(self.out, task, ".lock"), what=f"{path} ({task.label()})"),
+              WindowFile(path, self._metadata(task)) as window):
             if window.complete:
                 return path
             self._new_simulation(window_seed(setup, task))
@@ -366,12 +370,9 @@ class WindowRunner:
 
         state = self.context.getState(getPositions=True, getVelocities=True,
                                       enforcePeriodicBox=False)
-        final = window_path(self.out, task, ".xml")
-        tmp = final.with_suffix(".xml.tmp")
-        tmp.write_text(openmm.XmlSerializer.serialize(state))
-        os.replace(tmp, final)
+        atomic_write_text(window_path(self.out, task, ".xml"), openmm.XmlSerializer.serialize(state))
         window.mark_complete()
-        window_path(self.out, task, ".chk").unlink(missing_ok=True)
+        remove_checkpoint(window_path(self.out, task, ".chk"))
 
     def _log(self, task: WindowTask, source: str, steps: int, elapsed: float) -> None:
         ns_day = steps * self.timestep / max(elapsed, 1e-9) * 86400 / 1000

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
-import pickle
 import subprocess
 import sys
 import textwrap
@@ -219,10 +219,11 @@ def test_killed_window_resumes_with_exactly_the_uninterrupted_samples(tmp_path):
     deadline = time.time() + 120
     killed_at = 0
     while time.time() < deadline and process.poll() is None:
-        if checkpoint.exists():
+        record = checkpoint.with_name(checkpoint.name + ".json")
+        if record.exists():
             try:
-                payload = pickle.loads(checkpoint.read_bytes())
-            except (EOFError, pickle.UnpicklingError):
+                payload = json.loads(record.read_text())
+            except (OSError, json.JSONDecodeError):
                 payload = {}
             if payload.get("phase") == "production" and payload.get("n_samples", 0) >= 12:
                 process.kill()
@@ -234,9 +235,11 @@ def test_killed_window_resumes_with_exactly_the_uninterrupted_samples(tmp_path):
     partial = read_window(window_path(out, WindowTask(0.5, 0)))  # readable after the kill
     assert not partial.complete and partial.n.size >= killed_at
 
+    lock = window_path(out, WindowTask(0.5, 0), ".lock")
+    assert lock.exists()  # left by the killed process, whose pid is gone: taken over below
     run_windows(setup, out, windows=[0], progress=False)
     resumed = read_window(window_path(out, WindowTask(0.5, 0)))
-    assert resumed.complete and not checkpoint.exists()
+    assert resumed.complete and not checkpoint.exists() and not lock.exists()
     np.testing.assert_array_equal(resumed.time, reference.time)
     np.testing.assert_array_equal(resumed.n, reference.n)
 
