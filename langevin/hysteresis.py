@@ -54,7 +54,7 @@ def voltage_landscape(model: VoltageModel, amplitude: float, **basins) -> Driven
     return DrivenLandscape(
         grid=grid,
         basis=basis,
-        coefficients=lambda v: np.column_stack([np.ones_like(v), v, v**2]),
+        coefficients=model.coefficient_matrix,
         diffusion=diffusion,
         drive_name="voltage",
         drive_units="V",

@@ -10,7 +10,7 @@ from langevin.intrusion import intrusion_cycles
 from langevin.master import propagate_two_state
 from nanopore.profile import make_profile, profile_arrays, select_voltage
 from nanopore.synthetic import model_pore_profile, quartic_double_well
-from nanopore.voltage_model import ExtrapolationWarning, VoltageModel
+from nanopore.voltage_model import ExtrapolationError, ExtrapolationWarning, VoltageModel
 
 
 def _profile_from(a, b, omega0, n, voltages):
@@ -43,12 +43,16 @@ def test_dipole_term_fit_and_held_out_validation():
     assert VoltageModel.fit(noisy, exclude=0.2, symmetric=False).holdout_error(noisy, 0.2) > 0.3
 
 
-def test_extrapolation_warns():
+def test_extrapolation_refused_unless_allowed():
     model = VoltageModel.fit(model_pore_profile(), symmetric=False)
+    with pytest.raises(ExtrapolationError, match="--extrapolate"):
+        model.free_energy(0.7)
+    model.extrapolate = True
     with pytest.warns(ExtrapolationWarning):
         model.free_energy(-0.1)
     with pytest.warns(ExtrapolationWarning):
         model.free_energy(0.7)
+    model.extrapolate = False
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.free_energy(0.3)
