@@ -6,6 +6,7 @@ stays fast and a stage's heavy dependencies load only for that stage.
 
 from __future__ import annotations
 
+import errno
 import importlib
 
 import click
@@ -27,8 +28,29 @@ SUBCOMMANDS = {
 }
 
 
+#: first paragraph of each subcommand's help, for ``nanopore --help`` without imports
+#: (tests/test_cli.py checks them against the commands)
+SHORT_HELP = {
+    "profile": "Inspect, check and create profile datasets (netCDF4).",
+    "rates": "Wetting and drying rates k_wet, k_dry (1/s) of the pore in PROFILE.nc.",
+    "hysteresis": "Memristor I-V loops under V(t) = V0 sin(2 pi f t) for the pore in PROFILE.nc.",
+    "cycle": "Intrusion/extrusion cycles under triangular pressure ramps for PROFILE.nc.",
+    "demo": "Run the pipeline on the bundled quick pore and write a report.",
+    "fes": "Free-energy profile Omega(N) (kT) and diffusion D(N) (molecules^2/ps) from windows.",
+    "cv": "Water count N(t) in the pore from a trajectory of any engine (MDAnalysis).",
+    "md": "Model pore systems and restrained MD in OpenMM.",
+    "pipeline": "MD windows, profiles, voltage model, rates, I-V loops, cycles and a report.",
+    "design": "Continuum design rules for a cylindrical hydrophobic pore.",
+}
+
+
 class LazyGroup(click.Group):
-    """A click group whose subcommands are imported on first use."""
+    """A click group whose subcommands are imported on first use.
+
+    Its help lists the commands from :data:`SHORT_HELP` without importing them,
+    and a failed file operation in any command (a read-only folder, a full disk)
+    ends in one line and exit code 1 instead of a traceback.
+    """
 
     def __init__(self, *args, lazy_subcommands: dict[str, str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -42,6 +64,32 @@ class LazyGroup(click.Group):
             module_name, attribute = self.lazy_subcommands[cmd_name].split(":")
             return getattr(importlib.import_module(module_name), attribute)
         return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            if name in SHORT_HELP and name in self.lazy_subcommands:
+                rows.append((name, click.utils.make_default_short_help(SHORT_HELP[name], limit)))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except OSError as err:
+            if err.errno == errno.EPIPE:
+                raise
+            from nanopore.safe_io import describe_os_error
+
+            raise click.ClickException(describe_os_error(err, action=None)) from None
 
 
 @click.group(cls=LazyGroup, lazy_subcommands=SUBCOMMANDS,

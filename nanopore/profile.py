@@ -19,7 +19,6 @@ A profile is an :class:`xarray.Dataset` stored as netCDF4 (HDF5) with
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -302,21 +301,11 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     pathlib.Path
         The path written.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        ds.to_netcdf(tmp_name, engine="h5netcdf", invalid_netcdf=False)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_name, 0o666 & ~umask)  # mkstemp makes it private; give it the usual mode
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
-        raise
-    return path
+    from nanopore.safe_io import write_netcdf
+
+    # built in memory, then a temporary file and a rename: a full disk raises OSError
+    # (one line at the command line) instead of failing inside HDF5
+    return write_netcdf(ds, path)
 
 
 def has_voltage(ds: xr.Dataset) -> bool:

@@ -47,7 +47,8 @@ def _host() -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0]) or "host"
 
 
-def describe_os_error(err: OSError, path: str | os.PathLike | None = None) -> str:
+def describe_os_error(err: OSError, path: str | os.PathLike | None = None,
+                      action: str | None = "write") -> str:
     """One line for a failed file operation: what, where, and what to do.
 
     Parameters
@@ -56,6 +57,8 @@ def describe_os_error(err: OSError, path: str | os.PathLike | None = None) -> st
         The failure.
     path : path-like, optional
         The file concerned, when ``err`` does not name it.
+    action : str, optional
+        What was being done (``"write"``); None when unknown.
 
     Returns
     -------
@@ -63,18 +66,22 @@ def describe_os_error(err: OSError, path: str | os.PathLike | None = None) -> st
     """
     where = err.filename if err.filename is not None else path
     reason = err.strerror or str(err) or type(err).__name__
-    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+    writing = action == "write"
+    if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         advice = "free some space or write elsewhere"
-    elif err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        advice = "choose a folder you can write to"
+    elif err.errno == errno.EROFS:
+        advice = "the file system is read-only; write elsewhere"
+    elif err.errno in (errno.EACCES, errno.EPERM):
+        advice = "choose a folder you can write to" if writing else "check its permissions"
     elif err.errno == errno.ENOENT:
         advice = "check the path"
     elif err.errno in (errno.EISDIR, errno.ENOTDIR):
-        advice = "give a file name, not a folder"
+        advice = "check that files and folders are named the right way round"
     else:
         advice = "check the path and the file system"
     target = f" {where}" if where is not None else ""
-    return f"cannot write{target}: {reason}; {advice}"
+    head = f"cannot {action}{target}" if action else (str(where) if where is not None else "error")
+    return f"{head}: {reason}; {advice}"
 
 
 def pid_alive(pid: int) -> bool:
@@ -160,6 +167,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         _usual_mode(tmp)
         os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        if err.filename is None or str(err.filename) == str(tmp):
+            raise OSError(err.errno, err.strerror, str(path)) from None  # name the destination
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
