@@ -24,12 +24,15 @@ class Explanation:
         Name of the judge that wrote it.
     error : str or None
         The judge's error, if any.
+    reply : str or None
+        The judge's raw reply when it could not be used (kept for diagnosis).
     """
 
     latent: int
     text: str | None
     judge: str
     error: str | None = None
+    reply: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready row."""
@@ -38,6 +41,7 @@ class Explanation:
             "explanation": self.text,
             "judge": self.judge,
             "error": self.error,
+            "reply": self.reply,
         }
 
 
@@ -104,6 +108,12 @@ def explain_latents(
     if len(answers) != len(requests):
         raise RuntimeError(f"judge {judge.name} gave {len(answers)} answers to {len(requests)}")
     return {
-        k: Explanation(k, str(a.value) if a.ok else None, judge.name, a.error)
+        k: Explanation(
+            k,
+            str(a.value) if a.ok else None,
+            judge.name,
+            a.error,
+            None if a.ok else a.text,
+        )
         for k, a in zip(latents, answers, strict=True)
     }

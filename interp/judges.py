@@ -146,70 +146,221 @@ class Judge(Protocol):
 
 
 # -- parsing of model text ---------------------------------------------------------------------
+#
+# Judges often repeat the prompt's cue before answering ("Active (1 or 0): 0") or restate the
+# answer space ("Yes or no: no"). The parser therefore (1) keeps only what follows the last
+# copy of the prompt's cue, (2) removes restatements of the answer space ("1 or 0", "(1-5)",
+# "0 to 10"), (3) prefers the candidates after the last "label:" and (4) accepts a reply only
+# when all its candidate answers agree. Anything else is a failure that keeps the raw reply.
 
 _INT = re.compile(r"(?<![\d.])-?\d+(?!\d|\.\d)")
-_YES = re.compile(r"\b(yes|true)\b", re.IGNORECASE)
-_NO = re.compile(r"\b(no|false)\b", re.IGNORECASE)
+_BINARY_WORDS = {"yes": 1, "true": 1, "no": 0, "false": 0}
+_BINARY_TOKEN = re.compile(r"(?<![\w.])(?:-?\d+(?!\d|\.\d)|yes|true|no|false)\b", re.IGNORECASE)
+_BINARY_SPACE = re.compile(
+    r"\(?\s*\b(?:1|0|yes|no|true|false)\s*(?:or|/)\s*(?:1|0|yes|no|true|false)\b\s*\)?",
+    re.IGNORECASE,
+)
+_ECHO_WORDS = re.compile(r"[a-z0-9]+")
+_STOP_WORDS = frozenset(
+    "a an the is are was were be of in on at to and or with that this these those it its their "
+    "there here which what as by for from all each every some".split()
+)
+REPLY_KEPT = 200
 
 
-def parse_answer(request: JudgeRequest, text: str) -> JudgeAnswer:
-    """Turn a model's text into an answer for ``request``.
+def _normalise(text: str) -> str:
+    return " ".join(text.replace("<<", "").replace(">>", "").split()).lower()
+
+
+def prompt_cue(request: JudgeRequest) -> str:
+    """The cue that ends a request's last message (its last line, e.g. ``"Active (1 or 0):"``).
 
     Parameters
     ----------
     request : JudgeRequest
-        The question (its ``kind`` and ``n_options`` decide the parse).
+        The question.
+
+    Returns
+    -------
+    str
+        The last non-empty line of the last message, stripped; empty when that
+        line does not end with a colon (then there is no cue to look for).
+    """
+    lines = [line.strip() for line in request.messages[-1]["content"].splitlines()]
+    lines = [line for line in lines if line]
+    if not lines or not lines[-1].endswith(":") or len(lines[-1]) > 80:
+        return ""
+    return lines[-1]
+
+
+def _after_cue(text: str, cue: str) -> str:
+    """The text after the last copy of ``cue`` (whitespace and case ignored), else ``text``."""
+    if not cue:
+        return text
+    words = cue.split()
+    pattern = r"\s*".join(re.escape(w) for w in words)
+    matches = list(re.finditer(pattern, text, flags=re.IGNORECASE))
+    return text[matches[-1].end() :] if matches else text
+
+
+def _answer_space(kind: str, n_options: int) -> re.Pattern[str] | None:
+    """A pattern for restatements of the answer space, which are not answers."""
+    if kind == "binary":
+        return _BINARY_SPACE
+    if kind == "choice":
+        n = n_options
+        return re.compile(
+            rf"\(?\s*\b(?:options?\s*)?1\s*(?:-|–|to|or|\.\.\.?)\s*{n}\b\s*\)?", re.IGNORECASE
+        )
+    if kind == "scores":
+        return re.compile(
+            rf"\(?\s*(?:from\s*)?\b0\s*(?:-|–|to)\s*{SCORE_MAX}\b\s*\)?", re.IGNORECASE
+        )
+    return None
+
+
+def _last_label_segment(text: str, has_candidates: Any) -> str:
+    """The text after the last ``label:`` if it holds candidates, else the whole text."""
+    colon = text.rfind(":")
+    if colon >= 0 and has_candidates(text[colon + 1 :]):
+        return text[colon + 1 :]
+    return text
+
+
+def _failure(text: str, reason: str) -> JudgeAnswer:
+    return JudgeAnswer(None, text, error=f"{reason}; reply {_clip(text, REPLY_KEPT)}")
+
+
+def parse_answer(request: JudgeRequest, text: str) -> JudgeAnswer:
+    """Turn a model's text into an answer for ``request``, refusing ambiguous replies.
+
+    The reply is read after the last copy of the prompt's cue (see
+    :func:`prompt_cue`), with restatements of the answer space removed
+    (``"1 or 0"``, ``"yes or no"``, ``"(1-5)"``, ``"0 to 10"``) and, when
+    a ``label:`` is followed by candidates, only the text after the last
+    such colon. So ``"Active (1 or 0): 0"`` reads 0, ``"Intruder (1-5): 3"``
+    reads option 3 and ``"Yes or no: no"`` reads 0.
+
+    Binary
+        candidates are the integers and the words yes/true (1) and
+        no/false (0); integers other than 0 and 1 are ignored when a
+        valid candidate remains.
+    Choice
+        candidates are integers from 1 to ``n_options``; others are ignored.
+    Scores
+        exactly ``n_options`` integers, each from 0 to 10.
+    Text
+        the first non-empty line (after an ``Explanation:`` label; a line
+        that ends with a colon is joined with the next). An explanation that
+        only repeats the instructions (every word in the system message, or
+        a line introducing something that never follows) is refused.
+
+    A reply whose candidates disagree (``"1 ... 0"``, ``"example 2 or
+    4"``) is **ambiguous** and refused: the answer has ``value = None``, an
+    ``error`` that starts with ``"ambiguous answer"`` and keeps the raw
+    reply in ``text``; scorers count it as a failure, never as a guess.
+
+    Parameters
+    ----------
+    request : JudgeRequest
+        The question (its ``kind``, ``n_options`` and messages decide the parse).
     text : str
         What the model wrote.
 
     Returns
     -------
     JudgeAnswer
-        With ``error`` set (and ``value = None``) when the text does not hold
-        an answer of the expected form.
+        With ``error`` set (``"malformed answer ..."`` or ``"ambiguous answer
+        ..."``) and ``value = None`` when the text does not hold exactly one
+        answer of the expected form.
     """
-    stripped = text.strip()
     kind = request.kind
     if kind == "text":
-        lines = [line.strip() for line in stripped.splitlines() if line.strip()]
-        if not lines:
-            return JudgeAnswer(None, text, error="malformed answer: empty text")
-        first = re.sub(r"^(explanation|answer)\s*:\s*", "", lines[0], flags=re.IGNORECASE)
-        first = first.replace("<<", "").replace(">>", "").strip().strip('"').strip()
-        if not first:
-            return JudgeAnswer(None, text, error="malformed answer: empty explanation")
-        return JudgeAnswer(first, text)
-    numbers = [int(m) for m in _INT.findall(stripped)]
+        return _parse_explanation(request, text)
+    body = _after_cue(text, prompt_cue(request))
+    space = _answer_space(kind, request.n_options)
+    if space is not None:
+        body = space.sub(" ", body)
     if kind == "binary":
-        if numbers and numbers[0] in (0, 1):
-            return JudgeAnswer(numbers[0], text)
-        yes, no = _YES.search(stripped), _NO.search(stripped)
-        if yes and (not no or yes.start() < no.start()):
-            return JudgeAnswer(1, text)
-        if no:
-            return JudgeAnswer(0, text)
-        return JudgeAnswer(
-            None, text, error=f"malformed answer: expected 1 or 0, got {_clip(text)}"
-        )
+        return _parse_binary(text, body)
     if kind == "choice":
-        valid = [n for n in numbers if 1 <= n <= request.n_options]
-        if not valid:
-            return JudgeAnswer(
-                None,
-                text,
-                error=f"malformed answer: expected an option 1-{request.n_options}, "
-                f"got {_clip(text)}",
-            )
-        return JudgeAnswer(valid[0] - 1, text)
-    # scores
-    if len(numbers) != request.n_options or any(not 0 <= n <= SCORE_MAX for n in numbers):
-        return JudgeAnswer(
-            None,
+        return _parse_choice(text, body, request.n_options)
+    return _parse_scores(text, body, request.n_options)
+
+
+def _binary_values(segment: str) -> list[int]:
+    values = []
+    for token in _BINARY_TOKEN.findall(segment):
+        token = token.lower()
+        if token in _BINARY_WORDS:
+            values.append(_BINARY_WORDS[token])
+        elif token in ("0", "1"):
+            values.append(int(token))
+    return values
+
+
+def _parse_binary(text: str, body: str) -> JudgeAnswer:
+    segment = _last_label_segment(body, _binary_values)
+    values = set(_binary_values(segment))
+    if not values:
+        return _failure(text, "malformed answer: expected 1 or 0 (or yes/no)")
+    if len(values) > 1:
+        return _failure(text, "ambiguous answer: the reply says both 1 and 0")
+    return JudgeAnswer(values.pop(), text)
+
+
+def _parse_choice(text: str, body: str, n_options: int) -> JudgeAnswer:
+    def valid(segment: str) -> list[int]:
+        return [n for n in map(int, _INT.findall(segment)) if 1 <= n <= n_options]
+
+    values = set(valid(_last_label_segment(body, valid)))
+    if not values:
+        return _failure(text, f"malformed answer: expected an option 1-{n_options}")
+    if len(values) > 1:
+        listed = ", ".join(map(str, sorted(values)))
+        return _failure(text, f"ambiguous answer: the reply names options {listed}")
+    return JudgeAnswer(values.pop() - 1, text)
+
+
+def _parse_scores(text: str, body: str, n_options: int) -> JudgeAnswer:
+    def numbers(segment: str) -> list[int]:
+        return [int(m) for m in _INT.findall(segment)]
+
+    found = numbers(_last_label_segment(body, numbers))
+    if len(found) != n_options or any(not 0 <= n <= SCORE_MAX for n in found):
+        return _failure(
             text,
-            error=f"malformed answer: expected {request.n_options} integers 0-{SCORE_MAX}, "
-            f"got {len(numbers)} numbers",
+            f"malformed answer: expected {n_options} integers 0-{SCORE_MAX}, "
+            f"got {len(found)} numbers",
         )
-    return JudgeAnswer([float(n) for n in numbers], text)
+    return JudgeAnswer([float(n) for n in found], text)
+
+
+def _instruction_words(request: JudgeRequest) -> set[str]:
+    system = " ".join(m["content"] for m in request.messages if m["role"] == "system")
+    return set(_ECHO_WORDS.findall(system.lower()))
+
+
+def _parse_explanation(request: JudgeRequest, text: str) -> JudgeAnswer:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return _failure(text, "malformed answer: empty text")
+    label = re.compile(r"^(explanation|answer)\s*:\s*", flags=re.IGNORECASE)
+    first = label.sub("", lines[0])
+    rest = lines[1:]
+    while (not first.strip() or first.rstrip().endswith(":")) and rest:  # "It is:\nanimals"
+        first = label.sub("", rest[0])
+        rest = rest[1:]
+    first = first.replace("<<", "").replace(">>", "").strip().strip('"').strip()
+    if not first:
+        return _failure(text, "malformed answer: empty explanation")
+    if first.endswith(":"):
+        return _failure(text, "malformed answer: the explanation only introduces an answer")
+    words = set(_ECHO_WORDS.findall(first.lower())) - _STOP_WORDS
+    instructions = _instruction_words(request)
+    if instructions and words <= instructions:
+        return _failure(text, "malformed answer: the explanation only repeats the instructions")
+    return JudgeAnswer(first, text)
 
 
 def p_true_from_logprobs(logprob_1: float, logprob_0: float) -> float:
