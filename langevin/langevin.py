@@ -9,6 +9,7 @@ profile's own time unit; convert with :mod:`nanopore.units` for SI output.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numba
@@ -17,6 +18,7 @@ from tqdm.auto import tqdm
 
 from langevin._random import seed_states
 from langevin.kernels import propagate_blocks
+from langevin.landscape import check_nodes, refine_uniform, subdivisions
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class DriftTables:
 def uniform_grid(n: np.ndarray, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
     """Resample arrays given on a (possibly non-uniform) grid onto a uniform one.
 
+    Kept for callers outside the kinetics; the kinetic methods refine the
+    profile's interpolant instead (:mod:`langevin.landscape`).
+
     Parameters
     ----------
     n : ndarray, shape (n_grid,)
@@ -83,13 +88,23 @@ def build_tables(
     free_energy_basis: np.ndarray,
     diffusion: np.ndarray,
     time_step: float,
+    max_log_diffusion_step: float = 0.02,
 ) -> DriftTables:
-    """Tabulate the Ito drift and noise for Euler-Maruyama.
+    """Tabulate the Ito drift and noise of the profile's interpolant for Euler-Maruyama.
+
+    The drift -D Omega' + D' of the interpolant (:mod:`langevin.landscape`) is a
+    constant force per cell times D(N) (plus D ln D'); the tables hold it per cell
+    of a uniform grid, exactly at every node and with D linear inside each table
+    cell. The table grid is the profile's grid split into equal sub-cells until D
+    changes by at most ``max_log_diffusion_step`` (relative) per sub-cell; a
+    non-uniform profile grid is covered by a uniform one at least four times finer
+    than its smallest spacing (the interpolant's kinks are then rounded over one
+    table cell).
 
     Parameters
     ----------
     n : ndarray, shape (n_grid,)
-        Grid of N (molecules); resampled to uniform spacing if needed.
+        Grid of N (molecules).
     free_energy_basis : ndarray, shape (n_grid,) or (n_basis, n_grid)
         Free energy (kT), or basis profiles Omega_m whose combination
         Omega_0 + sum_{m>=1} c_m(t) Omega_m is the free energy at time t.
@@ -97,26 +112,35 @@ def build_tables(
         D(N) (molecules^2/ps).
     time_step : float
         dt (ps).
+    max_log_diffusion_step : float, optional
+        Largest change of ln D per table cell.
 
     Returns
     -------
     DriftTables
     """
-    basis = np.atleast_2d(np.asarray(free_energy_basis, dtype=float))
-    grid, basis, diffusion = uniform_grid(n, basis, np.asarray(diffusion, dtype=float))
-    if time_step <= 0:
+    if not time_step > 0:
         raise ValueError(f"time step must be positive, got {time_step} ps")
-    drift = np.empty_like(basis)
-    for m in range(basis.shape[0]):
-        drift[m] = -diffusion * np.gradient(basis[m], grid, edge_order=2)
-    drift[0] += np.gradient(diffusion, grid, edge_order=2)
-    drift *= time_step
+    n = np.asarray(n, dtype=float)
+    basis = np.atleast_2d(np.asarray(free_energy_basis, dtype=float))
+    diffusion = np.asarray(diffusion, dtype=float)
+    check_nodes(n, basis, diffusion)
+    counts = subdivisions(n, np.zeros((1, n.size)), diffusion, np.inf, max_log_diffusion_step)
+    spacing = np.diff(n)
+    if not np.allclose(spacing, spacing.mean(), rtol=1e-9, atol=0):
+        counts = np.maximum(counts, 4)
+    grid, basis, diffusion = refine_uniform(n, basis, diffusion, counts)
+    width = grid[1] - grid[0]
+    force = -np.diff(basis, axis=1) / width  # constant per cell (kT per molecule)
+    force[0] += np.diff(np.log(diffusion)) / width  # D' = D (ln D)'
+    drift_left = force * diffusion[None, :-1] * time_step
+    drift_right = force * diffusion[None, 1:] * time_step
     amplitude = np.sqrt(2.0 * diffusion * time_step)
     return DriftTables(
         grid=grid,
         time_step=float(time_step),
-        drift_values=np.ascontiguousarray(drift[:, :-1]),
-        drift_slopes=np.ascontiguousarray(np.diff(drift, axis=1)),
+        drift_values=np.ascontiguousarray(drift_left),
+        drift_slopes=np.ascontiguousarray(drift_right - drift_left),
         amplitude_values=np.ascontiguousarray(amplitude[:-1]),
         amplitude_slopes=np.ascontiguousarray(np.diff(amplitude)),
     )
@@ -127,7 +151,8 @@ def suggest_time_step(n: np.ndarray, free_energy: np.ndarray, diffusion: np.ndar
 
     The step is chosen so that both the diffusive step sqrt(2 D dt) and the drift
     step stay below a tenth of the profile's shortest length scale, taken as the
-    larger of the grid spacing and 1 / sqrt(max |Omega''|).
+    larger of the grid spacing and 1 / sqrt(max |Omega''|) (Omega'' from the
+    change of the interpolant's slope between neighbouring cells).
 
     Parameters
     ----------
@@ -143,16 +168,23 @@ def suggest_time_step(n: np.ndarray, free_energy: np.ndarray, diffusion: np.ndar
     float
         dt (ps).
     """
-    f = np.atleast_2d(free_energy)[0]
-    slope = np.gradient(f, n)
-    curvature = np.abs(np.gradient(slope, n))
-    spacing = float(np.min(np.diff(n)))
-    length = max(spacing, 1.0 / math.sqrt(max(float(np.max(curvature)), 1e-12)))
+    n = np.asarray(n, dtype=float)
+    f = np.atleast_2d(np.asarray(free_energy, dtype=float))[0]
+    d = np.asarray(diffusion, dtype=float)
+    spacing = np.diff(n)
+    slope = np.diff(f) / spacing  # the interpolant's force, per cell
+    curvature = np.abs(np.diff(slope)) / (0.5 * (spacing[1:] + spacing[:-1])) if n.size > 2 else [0.0]
+    length = max(float(np.min(spacing)),
+                 1.0 / math.sqrt(max(float(np.max(curvature)), 1e-12)))
     length = min(length, float(n[-1] - n[0]) / 10.0)
-    d_max = float(np.max(diffusion))
-    force_max = float(np.max(np.abs(diffusion * slope))) + 1e-300
+    d_max = float(np.max(d))
+    force_max = float(np.max(np.maximum(d[1:], d[:-1]) * np.abs(slope))) + 1e-300
     step = 0.1 * length
     return min(step**2 / (2.0 * d_max), step / force_max)
+
+
+class LangevinBudgetError(RuntimeError):
+    """A Langevin run stopped at its step or wall-time budget before its trajectories finished."""
 
 
 @dataclass
@@ -273,6 +305,9 @@ def first_passage_times(
     time_step: float | None = None,
     max_time: float | None = None,
     progress: bool = False,
+    max_steps: float | None = None,
+    deadline: float | None = None,
+    bar: tqdm | None = None,
 ) -> np.ndarray:
     """First-passage times from ``start`` to ``target`` by Langevin dynamics.
 
@@ -291,22 +326,34 @@ def first_passage_times(
     time_step : float, optional
         dt (ps); default :func:`suggest_time_step`.
     max_time : float, optional
-        Give up after this time (ps); unfinished trajectories give NaN.
-        Default: no practical limit (1e12 steps).
+        Simulated time after which to give up (ps); unfinished trajectories give
+        NaN. Default: no limit of this kind.
     progress : bool, optional
-        Show a progress bar.
+        Show a progress bar of finished trajectories (ignored when ``bar`` is given).
+    max_steps : float, optional
+        Budget of trajectory-steps (all trajectories together); default 1e12.
+    deadline : float, optional
+        ``time.monotonic()`` value at which to stop.
+    bar : tqdm, optional
+        A progress bar to advance by one per finished trajectory.
 
     Returns
     -------
     ndarray, shape (n_trajectories,)
-        First-passage times (ps); NaN where the target was not reached.
+        First-passage times (ps); NaN where the target was not reached within ``max_time``.
+
+    Raises
+    ------
+    LangevinBudgetError
+        When the step budget or the deadline runs out first.
     """
     if time_step is None:
         time_step = suggest_time_step(n, free_energy, diffusion)
     tables = build_tables(n, free_energy, diffusion, time_step)
     steps_per_block = 10_000
-    max_steps = 1e12 if max_time is None else max_time / time_step
-    n_blocks = max(1, int(math.ceil(max_steps / steps_per_block)))
+    budget = 1e12 if max_steps is None else float(max_steps)
+    limit_blocks = (np.inf if max_time is None
+                    else max(1, int(math.ceil(max_time / time_step / steps_per_block))))
     if target > start:
         below, above = -np.inf, target
     else:
@@ -315,22 +362,44 @@ def first_passage_times(
     states = seed_states(np.uint64(seed), 0, n_trajectories)
     passage = np.full(n_trajectories, -1, dtype=np.int64)
     grid = tables.grid
-    chunk = max(1, min(n_blocks, int(5e7 // (n_trajectories * steps_per_block))))
-    coefficients = np.ones((chunk, 1))
-    scratch = np.empty((n_trajectories, chunk), dtype=np.float32)
+    own_bar = bar is None
+    if own_bar:
+        bar = tqdm(total=n_trajectories, disable=not progress, desc="first passages")
     done = 0
-    with tqdm(total=n_trajectories, disable=not progress, desc="first passages") as bar:
-        while done < n_blocks and np.any(passage < 0):
-            blocks = min(chunk, n_blocks - done)
+    used = 0.0
+    finished = 0
+    try:
+        while done < limit_blocks and np.any(passage < 0):
+            live = int(np.sum(passage < 0))
+            if used >= budget or (deadline is not None and time.monotonic() >= deadline):
+                reason = (f"the step budget of {budget:.3g} trajectory-steps" if used >= budget
+                          else "the wall-time limit")
+                raise LangevinBudgetError(
+                    f"Langevin stopped at {reason} with {live} of {n_trajectories} trajectories "
+                    f"still on their way after {done * steps_per_block * time_step:.3g} ps "
+                    f"(dt = {time_step:.3g} ps): the rate is too slow for brute force; use "
+                    "--method exact (or fokker-planck), which are exact at any barrier"
+                )
+            # about 2e7 trajectory-steps per call: a live progress bar, prompt limits
+            blocks = max(1, int(2e7 // (live * steps_per_block)))
+            blocks = int(min(blocks, limit_blocks - done,
+                             max(1, (budget - used) // (live * steps_per_block) + 1)))
             propagate_blocks(
                 x, states, passage, grid[0], 1.0 / (grid[1] - grid[0]),
                 tables.drift_values, tables.drift_slopes,
                 tables.amplitude_values, tables.amplitude_slopes,
-                coefficients[:blocks], done * steps_per_block, steps_per_block,
-                grid[0], grid[-1], below, above, scratch[:, :blocks],
+                np.ones((blocks, 1)), done * steps_per_block, steps_per_block,
+                grid[0], grid[-1], below, above,
+                np.empty((n_trajectories, blocks), dtype=np.float32),
             )
             done += blocks
-            bar.update(int(np.sum(passage >= 0)) - bar.n)
+            used += float(live) * blocks * steps_per_block
+            now = int(np.sum(passage >= 0))
+            bar.update(now - finished)
+            finished = now
+    finally:
+        if own_bar:
+            bar.close()
     return np.where(passage >= 0, passage * time_step, np.nan)
 
 

@@ -1,5 +1,7 @@
 """Langevin dynamics against exact results: Boltzmann histogram, MFPT, Fokker-Planck relaxation."""
 
+from dataclasses import replace
+
 import numba
 import numpy as np
 import pytest
@@ -43,12 +45,13 @@ def test_stationary_histogram_is_boltzmann_with_position_dependent_d():
     assert samples.mean() == pytest.approx(mean_exact, abs=0.05)
 
     # the same run without the dD/dN term is visibly wrong: the check has teeth
-    wrong = build_tables(n, f, d, 2e-3)
-    spurious = wrong.drift_values.copy()
-    spurious[0] -= np.gradient(d, n)[:-1] * 2e-3
-    wrong = type(wrong)(wrong.grid, wrong.time_step, spurious,
-                        np.ascontiguousarray(np.diff(np.concatenate([spurious[0], [spurious[0, -1]]]))[None, :]),
-                        wrong.amplitude_values, wrong.amplitude_slopes)
+    dt = tables.time_step
+    d_nodes = np.append(tables.amplitude_values,
+                        tables.amplitude_values[-1] + tables.amplitude_slopes[-1]) ** 2 / (2 * dt)
+    log_slope = np.diff(np.log(d_nodes)) / np.diff(tables.grid)
+    left, right = d_nodes[:-1] * log_slope * dt, d_nodes[1:] * log_slope * dt
+    wrong = replace(tables, drift_values=np.ascontiguousarray(tables.drift_values - left),
+                    drift_slopes=np.ascontiguousarray(tables.drift_slopes - (right - left)))
     bad = run_ensemble(wrong, 3.0, 400, 250, seed=11, n_trajectories=256).positions[:, 40:].ravel()
     assert abs(bad.mean() - mean_exact) > 4 * abs(samples.mean() - mean_exact)
 
