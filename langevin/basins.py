@@ -1,11 +1,25 @@
-"""The dry minimum, the wet minimum and the barrier top of a filling profile."""
+"""The dry minimum, the wet minimum and the barrier top of a filling profile.
+
+A minimum counts as a basin only if it stands out from the profile by more than
+its error: its depth (prominence: the rise to the lower of the two barriers that
+separate it from deeper ground) must exceed both a floor (``prominence``, kT) and
+``sigmas`` standard errors of that depth. The error of a depth
+Omega(top) - Omega(min) comes from bootstrap replicate profiles when given (their
+spread of the difference, which keeps the correlation of the two points), else from
+the standard errors ``free_energy_error`` as sqrt(e_top^2 + e_min^2) (independent
+errors: the conservative choice for positively correlated ones).
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.signal import find_peaks
+
+#: Default number of standard errors by which a basin's depth must exceed its error.
+BASIN_SIGMAS = 2.0
 
 
 class BasinError(ValueError):
@@ -20,15 +34,51 @@ class Basins:
     ----------
     dry, barrier, wet : int
         Grid indices, ``dry < barrier < wet``.
+    barrier_wetting_error, barrier_drying_error : float
+        Standard errors (kT) of Omega(top) - Omega(dry) and Omega(top) - Omega(wet);
+        NaN when the profile has no errors.
     """
 
     dry: int
     barrier: int
     wet: int
+    barrier_wetting_error: float = math.nan
+    barrier_drying_error: float = math.nan
 
     def positions(self, grid: np.ndarray) -> tuple[float, float, float]:
         """N at the dry minimum, the barrier top and the wet minimum (molecules)."""
         return float(grid[self.dry]), float(grid[self.barrier]), float(grid[self.wet])
+
+
+def difference_error(
+    i: np.ndarray | int,
+    j: np.ndarray | int,
+    error: np.ndarray | None = None,
+    replicates: np.ndarray | None = None,
+) -> np.ndarray:
+    """Standard error (kT) of Omega[i] - Omega[j].
+
+    Parameters
+    ----------
+    i, j : int or ndarray of int
+        Grid indices.
+    error : ndarray, shape (n_grid,), optional
+        Standard errors of the profile (kT), taken as independent.
+    replicates : ndarray, shape (n_replicates, n_grid), optional
+        Bootstrap replicate profiles (kT); preferred over ``error``.
+
+    Returns
+    -------
+    ndarray
+        Standard errors (kT); NaN when neither source is given.
+    """
+    i, j = np.asarray(i), np.asarray(j)
+    if replicates is not None and replicates.shape[0] > 1:
+        return np.std(replicates[:, i] - replicates[:, j], axis=0, ddof=1)
+    if error is not None:
+        error = np.asarray(error, dtype=float)
+        return np.hypot(error[i], error[j])
+    return np.full(np.broadcast(i, j).shape, np.nan)
 
 
 def find_basins(
@@ -38,13 +88,16 @@ def find_basins(
     dry: float | None = None,
     wet: float | None = None,
     barrier: float | None = None,
+    error: np.ndarray | None = None,
+    replicates: np.ndarray | None = None,
+    sigmas: float = BASIN_SIGMAS,
 ) -> Basins:
     """Locate the dry and wet minima and the barrier between them.
 
-    The dry minimum is the lowest-N local minimum whose prominence exceeds
-    ``prominence`` (grid ends count when the profile rises away from them), the wet
-    minimum the highest-N one, and the barrier top the maximum in between. Any of the
-    three can be given instead (in molecules; snapped to the grid).
+    The dry minimum is the lowest-N local minimum that stands out (see the module
+    docstring; grid ends count when the profile rises away from them), the wet
+    minimum the highest-N one, and the barrier top the maximum in between. Any of
+    the three can be given instead (in molecules; snapped to the grid).
 
     Parameters
     ----------
@@ -53,13 +106,20 @@ def find_basins(
     free_energy : ndarray
         Free energy (kT).
     prominence : float, optional
-        Smallest depth (kT) of a minimum that counts as a basin.
+        Smallest depth (kT) of a minimum that counts as a basin, whatever its error.
     dry, wet, barrier : float, optional
         Overrides (molecules).
+    error : ndarray, optional
+        Standard error of ``free_energy`` (kT).
+    replicates : ndarray, shape (n_replicates, n_grid), optional
+        Bootstrap replicate profiles (kT).
+    sigmas : float, optional
+        A basin's depth must exceed this many standard errors.
 
     Returns
     -------
     Basins
+        With the standard errors of the two barrier heights.
 
     Raises
     ------
@@ -68,21 +128,39 @@ def find_basins(
     """
     grid = np.asarray(grid, dtype=float)
     f = np.asarray(free_energy, dtype=float)
+    if error is not None:
+        error = np.asarray(error, dtype=float)
+    if replicates is not None:
+        replicates = np.atleast_2d(np.asarray(replicates, dtype=float))
     snap = lambda value: int(np.argmin(np.abs(grid - value)))  # noqa: E731
     if dry is None or wet is None:
         floor = float(np.min(-f)) - 10.0 * max(prominence, 1.0)
         padded = np.concatenate([[floor], -f, [floor]])
-        peaks, _ = find_peaks(padded, prominence=prominence)
+        peaks, props = find_peaks(padded, prominence=0.0)
+        depth = props["prominences"]
+        left, right = props["left_bases"], props["right_bases"]
+        # The depth is measured to the lower of the two barriers (higher -f); a base
+        # on the padding means the minimum is the deepest on that side.
+        base = np.where(padded[left] > padded[right], left, right) - 1
         minima = peaks - 1
+        inside = (base >= 0) & (base < f.size)
+        sigma = np.zeros(minima.size)
+        if inside.any():
+            sigma[inside] = difference_error(base[inside], minima[inside], error, replicates)
+        sigma = np.nan_to_num(sigma, nan=0.0)
+        threshold = np.maximum(prominence, sigmas * sigma)
+        minima = minima[depth > threshold]
         if dry is not None:
             minima = minima[minima > snap(dry)]
         if wet is not None:
             minima = minima[minima < snap(wet)]
         found = list(minima)
+        evidence = " (depth beyond its error)" if error is not None or replicates is not None else ""
         if dry is None and wet is None and len(found) < 2:
             raise BasinError(
-                f"found {len(found)} basin(s) deeper than {prominence:g} kT; the profile has "
-                "no separate dry and wet minima here: give --dry/--wet (molecules) explicitly"
+                f"found {len(found)} basin(s) deeper than {prominence:g} kT{evidence}; the "
+                "profile has no separate dry and wet minima here: give --dry/--wet "
+                "(molecules) explicitly"
             )
         if not found:
             raise BasinError("no basin found besides the one given; give both --dry and --wet")
@@ -101,4 +179,8 @@ def find_basins(
             raise BasinError("the barrier must lie between the dry and the wet minimum")
     else:
         barrier_index = dry_index + 1 + int(np.argmax(f[dry_index + 1 : wet_index]))
-    return Basins(dry_index, barrier_index, wet_index)
+    return Basins(
+        dry_index, barrier_index, wet_index,
+        float(difference_error(barrier_index, dry_index, error, replicates)),
+        float(difference_error(barrier_index, wet_index, error, replicates)),
+    )

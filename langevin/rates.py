@@ -35,6 +35,8 @@ def basins_for_rows(
     wet: float | None = None,
     barrier: float | None = None,
     prominence: float = 0.5,
+    error: np.ndarray | None = None,
+    replicates: np.ndarray | None = None,
 ) -> list[Basins]:
     """Basins of each profile row; rows without two basins borrow the nearest row's.
 
@@ -50,6 +52,11 @@ def basins_for_rows(
         Overrides (molecules) for every row.
     prominence : float, optional
         Smallest basin depth (kT).
+    error : ndarray, shape (n_rows, n_grid), optional
+        Standard errors of the profiles (kT): a basin must stand out beyond them
+        (see :func:`langevin.basins.find_basins`).
+    replicates : ndarray, shape (n_replicates, n_rows, n_grid), optional
+        Bootstrap replicate profiles (kT), used instead of ``error``.
 
     Returns
     -------
@@ -58,9 +65,12 @@ def basins_for_rows(
     rows = np.atleast_2d(free_energy)
     keys = np.arange(rows.shape[0], dtype=float) if keys is None else np.asarray(keys, dtype=float)
     found: list[Basins | None] = []
-    for row in rows:
+    for k, row in enumerate(rows):
+        evidence = {"error": None if error is None else np.atleast_2d(error)[k],
+                    "replicates": None if replicates is None else replicates[:, k]}
         try:
-            found.append(find_basins(grid, row, prominence, dry=dry, wet=wet, barrier=barrier))
+            found.append(find_basins(grid, row, prominence, dry=dry, wet=wet, barrier=barrier,
+                                     **evidence))
         except BasinError:
             found.append(None)
     good = [i for i, b in enumerate(found) if b is not None]
@@ -189,6 +199,8 @@ def rates_dataset(
     barrier: float | None = None,
     temperature: float | None = None,
     inputs: list[str] | None = None,
+    free_energy_error: np.ndarray | None = None,
+    free_energy_replicates: np.ndarray | None = None,
     **options,
 ) -> xr.Dataset:
     """Rates, basins and barriers as a labelled dataset.
@@ -211,6 +223,10 @@ def rates_dataset(
         Temperature (K), recorded.
     inputs : list of str, optional
         Provenance.
+    free_energy_error, free_energy_replicates : ndarray, optional
+        Standard errors (kT, like ``free_energy``) or bootstrap replicates (kT,
+        shape (n_replicates, n_voltages, n_grid)): basins must stand out beyond
+        them, and the barrier heights get errors.
     **options
         Passed to :func:`rate_arrays`.
 
@@ -225,7 +241,8 @@ def rates_dataset(
     d = np.asarray(diffusion, dtype=float)
     if d.ndim == 2 or f.shape[0] == 1:
         d = np.broadcast_to(d, f.shape)
-    basins = basins_for_rows(grid, f, voltages, dry=dry, wet=wet, barrier=barrier)
+    basins = basins_for_rows(grid, f, voltages, dry=dry, wet=wet, barrier=barrier,
+                             error=free_energy_error, replicates=free_energy_replicates)
     rates = rate_arrays(grid, f, d, basins, method=method, **options)
     rows = np.arange(f.shape[0])
     dry_i = np.array([b.dry for b in basins])
@@ -239,6 +256,9 @@ def rates_dataset(
         "barrier_wetting": f[rows, top_i] - f[rows, dry_i],
         "barrier_drying": f[rows, top_i] - f[rows, wet_i],
     }
+    if free_energy_error is not None or free_energy_replicates is not None:
+        variables["barrier_wetting_error"] = [b.barrier_wetting_error for b in basins]
+        variables["barrier_drying_error"] = [b.barrier_drying_error for b in basins]
     units = {
         "k_wet": ("1/s", "wetting rate, 1 / MFPT(dry -> wet)"),
         "k_dry": ("1/s", "drying rate, 1 / MFPT(wet -> dry)"),
@@ -249,6 +269,8 @@ def rates_dataset(
         "n_wet": ("molecules", "N at the wet minimum"),
         "barrier_wetting": ("kT", "barrier from the dry side"),
         "barrier_drying": ("kT", "barrier from the wet side"),
+        "barrier_wetting_error": ("kT", "standard error of barrier_wetting"),
+        "barrier_drying_error": ("kT", "standard error of barrier_drying"),
     }
     data = {}
     for name, values in variables.items():
