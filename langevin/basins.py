@@ -132,7 +132,7 @@ def find_basins(
         error = np.asarray(error, dtype=float)
     if replicates is not None:
         replicates = np.atleast_2d(np.asarray(replicates, dtype=float))
-    snap = lambda value: int(np.argmin(np.abs(grid - value)))  # noqa: E731
+    snap = lambda value: int(np.argmin(np.abs(grid - value)))
     if dry is None or wet is None:
         floor = float(np.min(-f)) - 10.0 * max(prominence, 1.0)
         padded = np.concatenate([[floor], -f, [floor]])
@@ -183,4 +183,15 @@ def find_basins(
         dry_index, barrier_index, wet_index,
         float(difference_error(barrier_index, dry_index, error, replicates)),
         float(difference_error(barrier_index, wet_index, error, replicates)),
+    )
+
+
+def with_errors(
+    basins: Basins, error: np.ndarray | None = None, replicates: np.ndarray | None = None
+) -> Basins:
+    """The same basins with barrier-height errors from another profile's errors."""
+    return Basins(
+        basins.dry, basins.barrier, basins.wet,
+        float(difference_error(basins.barrier, basins.dry, error, replicates)),
+        float(difference_error(basins.barrier, basins.wet, error, replicates)),
     )

@@ -77,53 +77,78 @@ def with_basin_options(func):
 @click.option("--trajectories", default=500, show_default=True, help="Langevin: trajectories per rate.")
 @click.option("--seed", default=0, show_default=True, help="Langevin: random seed.")
 @click.option("--time-step", type=float, help="Langevin: time step (ps); default: chosen from the profile.")
+@click.option("--pressures", help="Comma-separated liquid pressures (MPa) at which to shift the "
+              "profile, Omega(N; P) = Omega(N; P0) - (P - P0) v_l N: rates against pressure.")
+@click.option("--voltage", type=float, help="With --pressures: profile voltage to use (V); "
+              "default: the one closest to 0.")
+@click.option("--reference-pressure", type=float, default=0.0, show_default=True,
+              help="With --pressures: pressure P0 of the profile (MPa).")
+@click.option("--symmetric/--asymmetric", default=None, help="With --voltages: impose a(N) = 0 "
+              "or fit it (default: symmetric unless the profile or a test on the fit says otherwise).")
+@click.option("--extrapolate", is_flag=True, help="Allow --voltages outside the fitted |V| range.")
+@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=0.95, show_default=True, help="Confidence of the rate intervals (profiles "
+              "with free_energy_error or replicates).")
+@click.option("--resamples", default=200, show_default=True,
+              help="Resampled profiles for the intervals (without replicates).")
+@click.option("--error-correlation", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Correlation length (molecules) of resampled free-energy errors.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Rates dataset to write (.nc).")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Plot of rates vs voltage (.png/.pdf).")
 @_friendly_errors
 @_show_warnings
-def rates(profile_path, method, voltages, dry, wet, barrier, trajectories, seed, time_step, output, plot):
+def rates(profile_path, method, voltages, dry, wet, barrier, trajectories, seed, time_step,
+          pressures, voltage, reference_pressure, symmetric, extrapolate, confidence, resamples,
+          error_correlation, output, plot):
     """Wetting and drying rates k_wet, k_dry (1/s) of the pore in PROFILE.nc.
 
     k_wet = 1/MFPT from the dry to the wet minimum (reflecting below), k_dry = 1/MFPT
     from the wet to the dry minimum (reflecting above). With a voltage dimension the
-    rates are computed at every voltage.
+    rates are computed at every voltage. A basin counts only where its depth stands
+    out beyond the profile's error. With free_energy_error or bootstrap replicates
+    in the profile, k_wet_lower ... k_dry_upper give confidence intervals.
     """
     from langevin.plots import format_table
-    from langevin.rates import rates_dataset
-    from nanopore.voltage_model import VoltageModel
+    from langevin.uncertainty import profile_rows, rates_for_profile
 
     ds = load_profile(profile_path)
-    volts = parse_floats(voltages, "--voltages")
-    if volts is not None:
-        model = VoltageModel.fit(ds)
-        grid, free_energy, diffusion = model.n, model.free_energy(volts), model.diffusion_at(volts)
-    elif "voltage" in ds["free_energy"].dims:
-        volts = ds["voltage"].values
-        grid = ds["n"].values
-        free_energy = ds["free_energy"].values
-        diffusion = ds["diffusion"].values
-    else:
-        grid, free_energy, diffusion = profile_arrays(ds)
-    result = rates_dataset(
-        grid, free_energy, diffusion, volts, method=method, dry=dry, wet=wet, barrier=barrier,
-        temperature=float(ds.attrs["temperature"]), inputs=[str(profile_path)],
+    rows_in = profile_rows(ds, parse_floats(voltages, "--voltages"),
+                           parse_floats(pressures, "--pressures"), voltage, reference_pressure,
+                           symmetric, extrapolate)
+    result = rates_for_profile(
+        ds, rows_in, method=method, dry=dry, wet=wet, barrier=barrier, confidence=confidence,
+        n_resamples=resamples, seed=seed, correlation_length=error_correlation,
+        inputs=[str(profile_path)],
         **({"n_trajectories": trajectories, "seed": seed, "time_step": time_step,
             "progress": True} if method == "langevin" else {}),
     )
-    v = np.atleast_1d(result["voltage"].values) if "voltage" in result.dims else [float("nan")]
+    key = rows_in.key_name
+    v = np.atleast_1d(result[key].values) if key in result.dims else [float("nan")]
+    bounds = "k_wet_lower" in result
     rows = []
     for k in range(len(v)):
-        pick = (lambda name: float(np.atleast_1d(result[name].values)[k]))
-        rows.append([v[k], pick("k_wet"), pick("k_dry"), pick("barrier_wetting"),
-                     pick("barrier_drying"), pick("n_dry"), pick("n_wet")])
-    click.echo(format_table(["V (V)", "k_wet (1/s)", "k_dry (1/s)", "dG_wet (kT)",
-                             "dG_dry (kT)", "N_dry", "N_wet"], rows))
+        pick = (lambda name, k=k: float(np.atleast_1d(result[name].values)[k]))
+        row = [v[k], pick("k_wet")] + ([f"{pick('k_wet_lower'):.3g}..{pick('k_wet_upper'):.3g}"]
+                                        if bounds else [])
+        row += [pick("k_dry")] + ([f"{pick('k_dry_lower'):.3g}..{pick('k_dry_upper'):.3g}"]
+                                  if bounds else [])
+        row += [pick("barrier_wetting"), pick("barrier_drying")]
+        if "barrier_wetting_error" in result:
+            row += [pick("barrier_wetting_error"), pick("barrier_drying_error")]
+        rows.append(row + [pick("n_dry"), pick("n_wet")])
+    level = f"{confidence:.0%}"
+    header = (["P (MPa)" if key == "pressure" else "V (V)", "k_wet (1/s)"]
+              + ([f"k_wet {level}"] if bounds else []) + ["k_dry (1/s)"]
+              + ([f"k_dry {level}"] if bounds else []) + ["dG_wet (kT)", "dG_dry (kT)"]
+              + (["+-dG_wet", "+-dG_dry"] if "barrier_wetting_error" in result else [])
+              + ["N_dry", "N_wet"])
+    click.echo(format_table(header, rows))
     if output:
         write_dataset(result, output)
         click.echo(f"wrote {output}")
     if plot:
         if "voltage" not in result.dims:
-            raise click.ClickException("--plot needs rates at several voltages")
+            raise click.ClickException("--plot needs rates at several voltages (not --pressures)")
         from langevin.plots import plot_rates
 
         plot_rates(result, plot)

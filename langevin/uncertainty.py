@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
@@ -200,6 +200,8 @@ class ProfileRows:
         shifted by a known amount.
     model : VoltageModel or None
         The voltage model, when rows come from it.
+    attrs : dict
+        Attributes to record in outputs (e.g. the voltage of pressure rows).
     """
 
     grid: np.ndarray
@@ -210,6 +212,7 @@ class ProfileRows:
     transform: Callable[[np.ndarray], np.ndarray]
     error: np.ndarray | None = None
     model: object | None = None
+    attrs: dict = field(default_factory=dict)
 
 
 def profile_rows(
@@ -274,7 +277,9 @@ def profile_rows(
         return ProfileRows(grid, transform(profile["free_energy"].values),
                            np.broadcast_to(d, (pressures.size, grid.size)), pressures, "pressure",
                            transform, None if row_error is None
-                           else np.broadcast_to(row_error, (pressures.size, grid.size)))
+                           else np.broadcast_to(row_error, (pressures.size, grid.size)),
+                           attrs={"reference_pressure_MPa": float(reference_pressure),
+                                  **({"voltage": float(voltage)} if has_v else {})})
     if voltages is not None:
         model = VoltageModel.fit(profile, symmetric=symmetric, extrapolate=extrapolate)
         voltages = np.atleast_1d(np.asarray(voltages, dtype=float))
@@ -365,3 +370,78 @@ def rate_intervals(
     out.attrs["interval_method"] = (
         f"basic bootstrap over {n_resamples} resampled profiles (exact MFPT, basins held fixed)")
     return out
+
+
+def basins_of(rates: xr.Dataset, grid: np.ndarray) -> list[Basins]:
+    """The basins a rates dataset used (from its ``n_dry``, ``n_barrier``, ``n_wet``)."""
+    index = lambda name: np.abs(
+        np.atleast_1d(rates[name].values)[:, None] - grid[None, :]).argmin(axis=1)
+    return [Basins(int(a), int(b), int(c))
+            for a, b, c in zip(index("n_dry"), index("n_barrier"), index("n_wet"))]
+
+
+def rates_for_profile(
+    profile: xr.Dataset,
+    rows: ProfileRows,
+    method: str = "exact",
+    dry: float | None = None,
+    wet: float | None = None,
+    barrier: float | None = None,
+    confidence: float = CONFIDENCE,
+    n_resamples: int = RESAMPLES,
+    seed: int = 0,
+    correlation_length: float = CORRELATION_LENGTH,
+    inputs: list[str] | None = None,
+    **options,
+) -> xr.Dataset:
+    """Rates of the rows of a profile, with intervals whenever the profile has errors.
+
+    Basins must stand out beyond the profile's errors (the rows' own errors, or the
+    spread of the resampled rows when the rows come from the voltage model).
+
+    Parameters
+    ----------
+    profile : xarray.Dataset
+        The profile.
+    rows : ProfileRows
+        From :func:`profile_rows`.
+    method : str, optional
+        See :func:`langevin.rates.rate_arrays`.
+    dry, wet, barrier : float, optional
+        Basin overrides (molecules).
+    confidence, n_resamples, seed, correlation_length : optional
+        Intervals (see the module docstring).
+    inputs : list of str, optional
+        Provenance.
+    **options
+        Passed to :func:`langevin.rates.rates_dataset`.
+
+    Returns
+    -------
+    xarray.Dataset
+        Rates along ``voltage`` or ``pressure`` (MPa); with ``k_wet_lower`` ...
+        ``k_dry_upper`` when the profile has errors or replicates.
+    """
+    from langevin.rates import rates_dataset
+
+    samples = None
+    if has_uncertainty(profile):
+        samples = resampled_rows(profile, rows, n_resamples, seed, correlation_length)
+    evidence = {"free_energy_error": rows.error} if rows.error is not None else (
+        {"free_energy_replicates": samples} if samples is not None else {})
+    result = rates_dataset(
+        rows.grid, rows.free_energy, rows.diffusion, rows.keys, method=method, dry=dry, wet=wet,
+        barrier=barrier, temperature=float(profile.attrs["temperature"]), inputs=inputs,
+        **evidence, **options,
+    )
+    if samples is not None:
+        result = rate_intervals(rows, samples, basins_of(result, rows.grid), result, confidence)
+        result.attrs["error_correlation_length"] = (
+            "replicates" if "free_energy_replicates" in profile else float(correlation_length))
+    if rows.key_name == "pressure":
+        result = result.rename({"voltage": "pressure"})
+        result["pressure"].attrs.update(units="MPa", long_name="liquid pressure")
+    result.attrs.update(rows.attrs)
+    if rows.model is not None:
+        result.attrs.update(rows.model.summary_attrs())
+    return result

@@ -228,7 +228,7 @@ class VoltageModel:
         symmetric: bool | None = None,
         quartic: bool | None = None,
         extrapolate: bool = False,
-    ) -> "VoltageModel":
+    ) -> VoltageModel:
         """Fit the voltage dependence to a profile dataset with a ``voltage`` dimension.
 
         Parameters
