@@ -39,6 +39,30 @@ def _user_errors() -> Iterator[None]:
         raise click.ClickException(str(message).splitlines()[0]) from None
 
 
+@contextmanager
+def _for_flag(flag: str) -> Iterator[None]:
+    """Prefix the message of a failed load with the command-line flag that gave the value."""
+    try:
+        yield
+    except (FileNotFoundError, ValueError) as err:
+        message = str(err.args[0]) if err.args else type(err).__name__
+        raise type(err)(f"{flag}: {message}") from None
+
+
+def _check_model(source: Any, allow_download: bool, flag: str = "--model") -> None:
+    """Fail early, naming ``flag``, when a model source is neither bundled nor a folder."""
+    from interp.hf import check_source
+
+    with _for_flag(flag):
+        check_source(source, allow_download)
+
+
+MODEL_HELP = (
+    "'smollm2' (the bundled SmolLM2-135M-Instruct, modules like model.layers.3.mlp) or a "
+    "Hugging Face model folder (a hub id with --allow-download)."
+)
+
+
 def _parse_seeds(value: str) -> list[int]:
     try:
         seeds = [int(part) for part in value.split(",") if part.strip()]
@@ -90,8 +114,7 @@ def main() -> None:
 @click.option(
     "--model",
     "model_path",
-    type=click.Path(path_type=Path),
-    help="Hugging Face model folder (with tokenizer) to take activations from.",
+    help="Model to take activations from: " + MODEL_HELP,
 )
 @click.option(
     "--module",
@@ -263,6 +286,7 @@ def _model_datasets(opts: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     from interp.hf import model_activations
 
     transcode = opts["transcode"]
+    _check_model(opts["model_path"], opts["allow_download"])
     captured = model_activations(
         opts["model_path"],
         opts["corpus"],

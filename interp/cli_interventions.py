@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from interp.cli import _print_table, _user_errors
+from interp.cli import MODEL_HELP, _check_model, _print_table, _user_errors
 
 
 def _floats(value: str) -> list[float]:
@@ -27,9 +27,12 @@ def _floats(value: str) -> list[float]:
     return out
 
 
-def _load(model_path: Path, device: str, allow_download: bool) -> tuple[Any, Any]:
+def _load(
+    model_path: str, device: str, allow_download: bool, flag: str = "--model"
+) -> tuple[Any, Any]:
     from interp.hf import load_causal_lm, load_tokenizer
 
+    _check_model(model_path, allow_download, flag)
     model = load_causal_lm(model_path, device=device, allow_download=allow_download)
     tokenizer = load_tokenizer(model_path, allow_download=allow_download)
     return model, tokenizer
@@ -46,8 +49,7 @@ _model_option = click.option(
     "--model",
     "model_path",
     required=True,
-    type=click.Path(path_type=Path),
-    help="Hugging Face causal-LM folder (with tokenizer).",
+    help="Causal language model: " + MODEL_HELP,
 )
 _device_option = click.option("--device", default="cpu", show_default=True)
 _download_option = click.option(
@@ -253,8 +255,7 @@ def _site(opts: dict[str, Any]) -> Any:
 @click.option("--seed", default=0, show_default=True, help="Seed of the generations.")
 @click.option(
     "--scorer",
-    type=click.Path(path_type=Path),
-    help="Causal-LM folder that scores the explanations [default: --model].",
+    help="Causal LM that scores the explanations ('smollm2' or a folder) [default: --model].",
 )
 @_json_option
 @_device_option
@@ -273,7 +274,9 @@ def intervene(**opts: Any) -> None:
         if opts["scorer"] is None:
             scorer = CausalLMLoss(model, tokenizer)
         else:
-            scorer = CausalLMLoss(*_load(opts["scorer"], opts["device"], opts["allow_download"]))
+            scorer = CausalLMLoss(
+                *_load(opts["scorer"], opts["device"], opts["allow_download"], "--scorer")
+            )
         prompts = _prompt_tokens(tokenizer, opts["prompts"], opts["max_prompt_len"])
         site = _site(opts)
         results = [

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from interp.cli import _print_table, _user_errors
+from interp.cli import MODEL_HELP, _check_model, _for_flag, _print_table, _user_errors
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,9 +70,11 @@ def _common_options(func: F) -> F:
             "--model",
             "model_source",
             required=True,
-            help="Model the coder was trained on: 'smollm2' (the bundled SmolLM2-135M-Instruct, "
-            "modules like model.layers.3.mlp) or a local Hugging Face folder (loaded as a base "
-            "model, as interp train does).",
+            help="Model the coder was trained on: " + MODEL_HELP + " A folder loads as a base "
+            "model, as interp train does.",
+        ),
+        click.option(
+            "--allow-download", is_flag=True, help="Allow fetching --model from the hub."
         ),
         click.option("--module", required=True, help="Module the coder reads, e.g. h.0.mlp."),
         click.option(
@@ -169,18 +171,21 @@ def _judge(opts: dict[str, Any]) -> Any:
         )
     from interp.judge_local import TransformersJudge
 
+    if source != "smollm2" and not Path(source).exists():
+        raise FileNotFoundError(
+            f"--judge: no model at {source}; give 'smollm2' (bundled), a local model folder or "
+            ".gguf file, or 'http' with --judge-base-url"
+        )
     return TransformersJudge(source, device=opts["device"])
 
 
 def _subject(opts: dict[str, Any]) -> tuple[Any, Any]:
-    from interp.bundled import SMOLLM2, load_causal_lm
-
-    if opts["model_source"] == SMOLLM2:
-        return load_causal_lm(SMOLLM2, opts["device"])
     from interp.hf import load_model, load_tokenizer
 
-    model = load_model(opts["model_source"], device=opts["device"])
-    return model, load_tokenizer(opts["model_source"])
+    source, allow = opts["model_source"], opts["allow_download"]
+    _check_model(source, allow)
+    model = load_model(source, device=opts["device"], allow_download=allow)
+    return model, load_tokenizer(source, allow_download=allow)
 
 
 def _examples(opts: dict[str, Any], latents: list[int]) -> dict[int, Any]:
@@ -397,7 +402,8 @@ def score(
             from interp.bundled import load_causal_lm
             from interp.language_model import CausalLMLoss
 
-            model, tokenizer = load_causal_lm(lm_source, opts["device"])
+            with _for_flag("--lm"):
+                model, tokenizer = load_causal_lm(lm_source, opts["device"])
             tools.lm = CausalLMLoss(model, tokenizer, name=lm_source)
         results = []
         try:

@@ -1,8 +1,9 @@
 """Activations of a Hugging Face model on a small text corpus.
 
 Loads a model and its tokenizer from a local folder (downloads only when
-explicitly allowed), cuts the tokenised corpus into fixed-length sequences
-and records the inputs and/or outputs of named modules with
+explicitly allowed) or, by the name ``"smollm2"``, the bundled
+SmolLM2-135M-Instruct (see :mod:`interp.bundled`), cuts the tokenised corpus
+into fixed-length sequences and records the inputs and/or outputs of named modules with
 :mod:`interp.hooks`.
 """
 
@@ -15,14 +16,41 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from interp.bundled import SMOLLM2
 from interp.hooks import HookActivations, collect_activations
 
 
-def _check_source(path: str | Path, allow_download: bool) -> None:
+def check_source(path: str | Path, allow_download: bool) -> None:
+    """Check that a model source loads: the bundled name, a local folder, or downloads allowed.
+
+    Raises ``FileNotFoundError`` (naming the ways to give a model) otherwise.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``"smollm2"``, a local model folder or (with downloads) a hub id.
+    allow_download : bool
+        Whether fetching from the hub is allowed.
+    """
+    if is_bundled(path):
+        return
     if not allow_download and not Path(path).is_dir():
         raise FileNotFoundError(
-            f"no model folder at {path} (downloads are off; allow them to fetch a hub model)"
+            f"no model folder at {path}; give a local Hugging Face folder, '{SMOLLM2}' for the "
+            "bundled SmolLM2-135M-Instruct, or --allow-download (allow_download=True) to fetch "
+            "a hub model"
         )
+
+
+def is_bundled(source: str | Path) -> bool:
+    """Whether ``source`` names the bundled model (``"smollm2"``) rather than a folder."""
+    return str(source) == SMOLLM2
+
+
+def _bundled(device: str | torch.device) -> tuple[nn.Module, Any]:
+    from interp.bundled import load_causal_lm as load_bundled
+
+    return load_bundled(SMOLLM2, str(device))
 
 
 def _from_pretrained(auto_class: str, path: str | Path, device: str | torch.device,
@@ -30,7 +58,7 @@ def _from_pretrained(auto_class: str, path: str | Path, device: str | torch.devi
     """Load with ``transformers.<auto_class>`` from a local folder (or the hub if allowed)."""
     import transformers
 
-    _check_source(path, allow_download)
+    check_source(path, allow_download)
     loader = getattr(transformers, auto_class)
     model = loader.from_pretrained(str(path), local_files_only=not allow_download)
     return model.to(device).eval()
@@ -44,7 +72,9 @@ def load_model(
     Parameters
     ----------
     path : str or Path
-        Local model folder, or a hub id when ``allow_download``.
+        Local model folder, a hub id when ``allow_download``, or ``"smollm2"``
+        for the bundled SmolLM2-135M-Instruct, which always comes as the
+        causal LM (modules named like ``model.layers.3.mlp``).
     device : str or torch.device
         Where to put the model.
     allow_download : bool
@@ -55,6 +85,8 @@ def load_model(
     nn.Module
         The model in evaluation mode.
     """
+    if is_bundled(path):
+        return _bundled(device)[0]
     return _from_pretrained("AutoModel", path, device, allow_download)
 
 
@@ -68,16 +100,23 @@ def load_causal_lm(
     Returns
     -------
     nn.Module
-        The model in evaluation mode.
+        The model in evaluation mode (the shared, cached model for ``"smollm2"``).
     """
+    if is_bundled(path):
+        return _bundled(device)[0]
     return _from_pretrained("AutoModelForCausalLM", path, device, allow_download)
 
 
 def load_tokenizer(path: str | Path, *, allow_download: bool = False) -> Any:
-    """Load the tokenizer stored with a model (``transformers.AutoTokenizer``)."""
+    """Load the tokenizer stored with a model (``transformers.AutoTokenizer``).
+
+    ``"smollm2"`` gives the bundled model's tokenizer.
+    """
     from transformers import AutoTokenizer
 
-    _check_source(path, allow_download)
+    if is_bundled(path):
+        return _bundled("cpu")[1]
+    check_source(path, allow_download)
     try:
         return AutoTokenizer.from_pretrained(str(path), local_files_only=not allow_download)
     except (OSError, ValueError) as err:
