@@ -11,7 +11,10 @@ intersects it with the base plane z_base:
     cos(theta) = (z_base - z_c) / R_c,
 
 with (x_c, z_c) the centre and R_c the radius of the circle. theta > 90 degrees
-(the centre above the plane) is a hydrophobic wall.
+(the centre above the plane) is a hydrophobic wall. A circle that lies entirely
+above the base plane is a droplet that does not wet the wall at all (it touches
+it only through a thin neck of lower density): theta is then 180 degrees and the
+fit says so (``CircleFit.detached``).
 
 Lengths are in nm, densities in molecules per nm^3, angles in degrees.
 """
@@ -51,6 +54,8 @@ class CircleFit:
         Root-mean-square distance of the contour points from the circle (nm).
     points : ndarray, shape (n, 2)
         Contour points (x, z) used in the fit (nm).
+    detached : bool
+        The circle lies above the base plane: theta is 180 degrees (no wetting).
     """
 
     theta: float
@@ -63,6 +68,7 @@ class CircleFit:
     base_radius: float
     rms_residual: float
     points: np.ndarray
+    detached: bool = False
 
 
 def liquid_density(density: np.ndarray, z: np.ndarray, z_min: float) -> float:
@@ -169,7 +175,8 @@ def fit_circle(points: np.ndarray) -> tuple[float, float, float, float]:
     return cx, cz, abs(radius), rms
 
 
-def angle_from_circle(center_z: float, radius: float, z_base: float) -> float:
+def angle_from_circle(center_z: float, radius: float, z_base: float,
+                      allow_detached: bool = False) -> float:
     """Contact angle (degrees) where a circle meets the plane z = z_base.
 
     Parameters
@@ -180,6 +187,8 @@ def angle_from_circle(center_z: float, radius: float, z_base: float) -> float:
         Radius (nm).
     z_base : float
         Height of the base plane (nm).
+    allow_detached : bool
+        Return 180 degrees for a circle entirely above the plane instead of raising.
 
     Returns
     -------
@@ -188,6 +197,8 @@ def angle_from_circle(center_z: float, radius: float, z_base: float) -> float:
         plane, above 90 when it lies above.
     """
     cosine = (z_base - center_z) / radius
+    if cosine < -1.0 and allow_detached:
+        return 180.0
     if not -1.0 <= cosine <= 1.0:
         where = "above" if cosine < -1.0 else "below"
         raise ContactAngleError(f"the fitted circle lies entirely {where} the base plane "
@@ -236,11 +247,11 @@ def fit_contact_angle(density: np.ndarray, x: np.ndarray, z: np.ndarray, z_base:
                                 "wall is wetting at this size, or the box is too narrow; use a "
                                 "wider box or fewer waters")
     cx, cz, radius, rms = fit_circle(points)
-    theta = angle_from_circle(cz, radius, z_base)
+    theta = angle_from_circle(cz, radius, z_base, allow_detached=True)
     base_radius = float(np.sqrt(max(radius ** 2 - (z_base - cz) ** 2, 0.0)))
     return CircleFit(theta=theta, center_x=cx, center_z=cz, radius=radius, z_base=float(z_base),
                      level=level, liquid_density=rho_liquid, base_radius=base_radius,
-                     rms_residual=rms, points=points)
+                     rms_residual=rms, points=points, detached=cz - radius > z_base)
 
 
 def _spans_box(density: np.ndarray, x: np.ndarray, z: np.ndarray, level: float,
@@ -251,46 +262,6 @@ def _spans_box(density: np.ndarray, x: np.ndarray, z: np.ndarray, level: float,
         return False
     edge = density[[0, -1]][:, rows]
     return bool(np.all(edge.max(axis=1) > level))
-
-
-def first_layer_height(density: np.ndarray, x: np.ndarray, z: np.ndarray, center_x: float,
-                       half_width: float, z_max: float) -> float:
-    """Height of the first water layer on the wall: the density peak nearest the wall.
-
-    Parameters
-    ----------
-    density : ndarray, shape (n_x, n_z)
-        Density map (molecules/nm^3).
-    x, z : ndarray
-        Cell centres (nm).
-    center_x : float
-        Middle of the droplet (nm).
-    half_width : float
-        Columns within this distance of ``center_x`` are averaged (nm).
-    z_max : float
-        The peak is searched below this height (nm).
-
-    Returns
-    -------
-    float
-        Height of the maximum of the averaged density below ``z_max`` (nm), refined by
-        a parabola through the maximum and its neighbours.
-    """
-    columns = np.abs(x - center_x) <= half_width
-    rows = np.flatnonzero(z <= z_max)
-    if not columns.any() or rows.size < 3:
-        raise ContactAngleError("the density map has too few cells under the droplet to find "
-                                "its first layer")
-    profile = density[columns][:, rows].mean(axis=0)
-    k = int(np.argmax(profile))
-    if profile[k] <= 0:
-        raise ContactAngleError("no liquid touches the wall under the droplet")
-    if 0 < k < len(rows) - 1:
-        left, mid, right = profile[k - 1], profile[k], profile[k + 1]
-        curvature = left - 2.0 * mid + right
-        shift = 0.5 * (left - right) / curvature if curvature < 0 else 0.0
-        return float(z[rows[k]] + shift * (z[1] - z[0]))
-    return float(z[rows[k]])
 
 
 def block_error(values: np.ndarray) -> float:
@@ -314,13 +285,14 @@ def block_error(values: np.ndarray) -> float:
 
 def synthetic_droplet(theta: float, radius: float, x: np.ndarray, z: np.ndarray,
                       z_base: float, liquid: float = 33.0, width: float = 0.08,
-                      layering: float = 0.0) -> np.ndarray:
+                      layering: float = 0.0, foot: float = 0.0) -> np.ndarray:
     """Density map of a cylindrical droplet with a known contact angle.
 
     The liquid fills the circular segment of radius ``radius`` that meets the plane
     z = ``z_base`` at ``theta``, with a tanh interface (its half-density contour is
-    exactly the circle) and, optionally, damped layering next to the wall that the
-    fit must exclude.
+    exactly the circle) and, optionally, damped layering next to the wall and a
+    dense first layer spreading beyond the contact line, both of which the fit
+    must exclude.
 
     Parameters
     ----------
@@ -338,6 +310,9 @@ def synthetic_droplet(theta: float, radius: float, x: np.ndarray, z: np.ndarray,
         Interface width (nm).
     layering : float
         Relative amplitude of the layering next to the wall.
+    foot : float
+        Reach of a first layer (0.25 nm thick, 1.5 times the liquid density) beyond
+        the contact line (nm); 0 for none.
 
     Returns
     -------
@@ -352,4 +327,8 @@ def synthetic_droplet(theta: float, radius: float, x: np.ndarray, z: np.ndarray,
     height = zz - z_base
     if layering:
         rho = rho * (1.0 + layering * np.exp(-height / 0.15) * np.cos(2 * np.pi * height / 0.3))
+    if foot:
+        contact = radius * np.sin(np.radians(theta))
+        band = (height < 0.25) & (np.abs(xx - center_x) < contact + foot)
+        rho = np.where(band, np.maximum(rho, 1.5 * liquid), rho)
     return np.where(height >= 0.0, rho, 0.0)

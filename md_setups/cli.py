@@ -179,3 +179,69 @@ def slurm(setup_file: str, out: Path | None, partition: str | None, account: str
         paths = write_slurm_scripts(setup, _out(setup, out), options, per_voltage=per_voltage)
     click.echo(f"wrote {paths['windows']}, {paths['gather'].name} and {paths['submit'].name}")
     click.echo(f"submit with: bash {paths['submit']}")
+
+
+@md.command("contact-angle")
+@click.argument("setup_file", metavar="SETUP")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Output directory [default: ./nanopore_contact_angle_<setup>].")
+@click.option("--duration", type=float, default=100.0, show_default=True,
+              help="Production time analysed (ps).")
+@click.option("--equilibration", type=float, default=20.0, show_default=True,
+              help="Time before the analysed part (ps).")
+@click.option("--waters", type=int, default=600, show_default=True,
+              help="Water molecules in the droplet.")
+@click.option("--width", type=float, default=0.0, show_default=True,
+              help="Box edge along x (nm); 0 sizes it for a droplet down to 60 degrees.")
+@click.option("--epsilon", type=float, default=None,
+              help="Wall-oxygen LJ epsilon (kJ/mol) [default: the setup's].")
+@click.option("--frame-interval", type=float, default=0.2, show_default=True,
+              help="Time between analysed frames (ps).")
+@click.option("--bin", "bin_width", type=float, default=0.1, show_default=True,
+              help="Cell edge of the density map (nm).")
+@click.option("--blocks", type=int, default=4, show_default=True,
+              help="Blocks of the run for the error.")
+@click.option("--exclude", type=float, default=0.6, show_default=True,
+              help="Contour points lower than this above the wall sites are not fitted (nm).")
+@click.option("--seed", type=int, default=None, help="Seed [default: from the setup].")
+@click.option("--platform", default=None,
+              type=click.Choice(["auto", "CUDA", "OpenCL", "CPU", "Reference"]),
+              help="Override the setup's OpenMM platform.")
+@click.option("--figure", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Image of the density map with the fitted circle (.png/.pdf/.svg).")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def contact_angle(setup_file: str, out: Path | None, duration: float, equilibration: float,
+                  waters: int, width: float, epsilon: float | None, frame_interval: float,
+                  bin_width: float, blocks: int, exclude: float, seed: int | None,
+                  platform: str | None, figure: Path | None, progress: bool) -> None:
+    """Contact angle of the setup's wall: a cylindrical water droplet on a flat slab of it.
+
+    Same lattice, lattice constant, thickness and wall-oxygen sigma/epsilon as the
+    setup's pore wall, same water model and nonbonded settings; NVT MD; a circle
+    fitted to the half-density contour of the time-averaged density map (degrees,
+    with a block error). Writes contact_angle.nc and contact_angle.json and prints
+    the `nanopore design` command for the same angle.
+    """
+    from md_setups.contact_angle import (
+        DropletSettings,
+        run_contact_angle,
+        summary_lines,
+    )
+    from md_setups.setup import validate_setup
+
+    with _user_errors():
+        setup = _load(setup_file)
+        if platform is not None:
+            values = setup.to_dict()
+            values["simulation"]["platform"] = platform
+            setup = validate_setup(values, source=setup.source)
+        settings = DropletSettings(waters=waters, width=width, duration=duration,
+                                   equilibration=equilibration, frame_interval=frame_interval,
+                                   bin_width=bin_width, blocks=blocks, exclude=exclude,
+                                   epsilon=epsilon, seed=seed)
+        directory = out if out is not None else Path.cwd() / f"nanopore_contact_angle_{setup.name}"
+        result = run_contact_angle(setup, directory, settings, figure=figure, progress=progress)
+    for line in summary_lines(result, setup):
+        click.echo(line)
+    click.echo(f"wrote {result.paths['json']} and {result.paths['nc'].name}"
+               + (f", {result.paths['figure']}" if "figure" in result.paths else ""))

@@ -16,8 +16,10 @@ Measurement. Oxygen positions are binned in x (relative to the droplet's
 centre, found each frame by a circular mean along the periodic x axis) and in
 z (above the top layer of wall sites) into a time-averaged density map; the
 angle comes from a circle fitted to its half-liquid-density contour above the
-first water layers (:mod:`analysis.contact_angle`), taken at the height of the
-first water layer. Its error is the standard error over blocks of the run.
+first water layers (:mod:`analysis.contact_angle`), taken on the base plane one
+wall-oxygen sigma above the top layer of wall sites (the closest approach of
+oxygen centres, where the first water layer sits on an attractive wall). Its
+error is the standard error over blocks of the run.
 
 Lengths in nm, times in ps, energies in kJ/mol, densities in molecules/nm^3,
 angles in degrees.
@@ -40,7 +42,6 @@ from analysis.contact_angle import (
     CircleFit,
     ContactAngleError,
     block_error,
-    first_layer_height,
     fit_contact_angle,
 )
 from md_setups.builder import _CLEARANCE, _wall_lj
@@ -542,7 +543,7 @@ def run_contact_angle(setup: Setup, out: str | os.PathLike, settings: DropletSet
     write_maps(accumulator, info, paths["nc"], settings)
     result = analyse_maps(accumulator.density(), [accumulator.density(b) for b in
                                                   range(settings.blocks)],
-                          accumulator.x, accumulator.z, settings.exclude)
+                          accumulator.x, accumulator.z, setup["wall"]["sigma"], settings.exclude)
     theta_blocks, fit = result
     result_info = finish(theta_blocks, fit, info, paths, setup, settings)
     if figure is not None:
@@ -555,12 +556,11 @@ def run_contact_angle(setup: Setup, out: str | os.PathLike, settings: DropletSet
 
 
 def analyse_maps(density: np.ndarray, block_maps: list[np.ndarray], x: np.ndarray,
-                 z: np.ndarray, exclude: float) -> tuple[np.ndarray, CircleFit]:
+                 z: np.ndarray, z_base: float, exclude: float) -> tuple[np.ndarray, CircleFit]:
     """Fit the contact angle of the whole run and of each block.
 
-    The base plane is the first water layer of the whole run's map (the density
-    peak under the droplet's middle within ``exclude`` of the wall), the level half
-    of its liquid density; each block is fitted at the same plane and level.
+    The level is half the liquid density of the whole run's map; each block is
+    fitted at the same plane and level.
 
     Parameters
     ----------
@@ -570,6 +570,8 @@ def analyse_maps(density: np.ndarray, block_maps: list[np.ndarray], x: np.ndarra
         One map per block.
     x, z : ndarray
         Cell centres (nm): x from the droplet's centre, z above the top wall layer.
+    z_base : float
+        Base plane where the angle is taken (nm above the top wall layer).
     exclude : float
         Contour points below this height are not fitted (nm).
 
@@ -580,7 +582,6 @@ def analyse_maps(density: np.ndarray, block_maps: list[np.ndarray], x: np.ndarra
     fit : CircleFit
         Fit of the whole run.
     """
-    z_base = first_layer_height(density, x, z, 0.0, 0.5, exclude)
     fit = fit_contact_angle(density, x, z, z_base, exclude)
     thetas = []
     for k, block in enumerate(block_maps):
@@ -608,7 +609,7 @@ def finish(block_theta: np.ndarray, fit: CircleFit, info: dict[str, Any], paths:
         "drift_significant": bool(abs(drift) > 2.0 * error * math.sqrt(2.0 * len(block_theta))),
         "circle_center_x_nm": fit.center_x, "circle_center_z_nm": fit.center_z,
         "circle_radius_nm": fit.radius, "base_plane_z_nm": fit.z_base,
-        "base_half_width_nm": fit.base_radius, "liquid_density_per_nm3": fit.liquid_density,
+        "base_half_width_nm": fit.base_radius, "detached": fit.detached, "liquid_density_per_nm3": fit.liquid_density,
         "contour_level_per_nm3": fit.level, "contour_points": len(fit.points),
         "fit_rms_residual_nm": fit.rms_residual, **info,
     }
@@ -683,7 +684,7 @@ def plot_density(density: np.ndarray, x: np.ndarray, z: np.ndarray, fit: CircleF
     ax.plot(np.where(above, circle_x, np.nan), np.where(above, circle_z, np.nan), "r-",
             label="fitted circle")
     ax.plot(fit.points[:, 0], fit.points[:, 1], "k.", ms=2, label="contour (fitted)")
-    ax.axhline(fit.z_base, color="orange", lw=1, label="base plane (first layer)")
+    ax.axhline(fit.z_base, color="orange", lw=1, label="base plane")
     ax.axhline(exclude, color="grey", lw=1, ls="--", label="exclusion height")
     ax.set_xlabel("x from droplet centre (nm)")
     ax.set_ylabel("z above wall sites (nm)")
@@ -694,3 +695,30 @@ def plot_density(density: np.ndarray, x: np.ndarray, z: np.ndarray, fit: CircleF
     fig.savefig(path, dpi=150)
     plt.close(fig)
     return path
+
+
+def summary_lines(result: ContactAngleResult, setup: Setup) -> list[str]:
+    """Lines that ``nanopore md contact-angle`` prints about a result."""
+    info = result.info
+    lines = [
+        (f"contact angle {result.theta:.1f} ± {result.theta_error:.1f} degrees "
+         f"(block standard error; blocks {', '.join(f'{t:.1f}' for t in result.block_theta)})"),
+        (f"  wall: {info['lattice']} lattice {info['lattice_constant_xy_nm']:.3f} nm, "
+         f"wall-oxygen sigma {info['wall_oxygen_sigma_nm']:g} nm, epsilon "
+         f"{info['wall_oxygen_epsilon_kj_mol']:g} kJ/mol; {info['n_water']} "
+         f"{info['water_model']} waters, box {' x '.join(f'{v:.2f}' for v in info['box_nm'])} nm"),
+        (f"  circle R = {result.fit.radius:.2f} nm, base plane {result.fit.z_base:.2f} nm above "
+         f"the wall sites, contact half-width {result.fit.base_radius:.2f} nm; "
+         f"{info['duration_ps']:g} ps analysed after {info['equilibration_ps']:g} ps "
+         f"({info['ns_per_day']:.1f} ns/day, {info['platform']})"),
+    ]
+    if result.fit.detached:
+        lines.append("  the fitted circle lies above the base plane: the droplet does not wet "
+                     "the wall (180 degrees)")
+    if info.get("drift_significant"):
+        lines.append(f"  note: the angle drifts by {info['drift_first_to_last_block_deg']:+.1f} "
+                     "degrees from the first block to the last; equilibrate longer "
+                     "(--equilibration)")
+    lines.append("compare with the continuum model of the setup's pore at this angle:")
+    lines.append(f"  {result.design_command(setup)}")
+    return lines
