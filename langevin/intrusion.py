@@ -4,7 +4,11 @@ Omega(N; P) = Omega(N; P0) - (P - P0) v_l N; the pressure goes from ``low`` to
 ``high`` and back at a constant ramp rate. The intrusion pressure is where P_wet
 rises through 1/2 on the way up, the extrusion pressure where it falls through 1/2
 on the way down. Temperature enters through beta (see
-:mod:`nanopore.thermodynamics`).
+:mod:`nanopore.thermodynamics`). The wet/dry threshold (the barrier top at
+coexistence) is found once, on the profile at its own temperature, and used at
+every cycle temperature: the profile's shape in energy units does not change with
+T, so neither does the dividing surface. Each cycle is the periodic steady state
+of the repeated ramp (:func:`langevin.driven.periodic_response`).
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
-from langevin.driven import DrivenLandscape, fokker_planck_response, master_response
-from langevin.langevin import uniform_grid
+from langevin.driven import DrivenLandscape, periodic_response, refined_landscape, warn_unconverged
+from langevin.landscape import INTERPOLANT
 from langevin.loops import crossing
 from nanopore.provenance import annotate, provenance_attrs
 from nanopore.thermodynamics import free_energy_at_temperature, pressure_basis
@@ -53,8 +57,10 @@ def pressure_landscape(
     -------
     DrivenLandscape
     """
-    grid, f, d = uniform_grid(n, free_energy, diffusion)
-    f = free_energy_at_temperature(f, profile_temperature, temperature)
+    grid = np.asarray(n, dtype=float)
+    d = np.asarray(diffusion, dtype=float)
+    f = free_energy_at_temperature(np.asarray(free_energy, dtype=float), profile_temperature,
+                                   temperature)
     slope = pressure_basis(grid, temperature, molecular_volume_nm3) * MEGAPASCAL
     p0 = float(reference_pressure)
     return DrivenLandscape(
@@ -137,33 +143,43 @@ def intrusion_cycles(
     out = {name: np.empty(shape) for name in ("time", "pressure", "p_wet", "intruded_volume")}
     p_int = np.empty(shape[:2])
     p_ext = np.empty(shape[:2])
+    base = pressure_landscape(n, free_energy, diffusion, profile_temperature, profile_temperature,
+                              reference_pressure, molecular_volume_nm3, **basins)
+    n_dry, threshold, n_wet = base.reference_basins((low, high)).positions(base.grid)
     jobs = [(i, j) for i in range(temps.size) for j in range(rates.size)]
+    landscapes = {}
+    responses = []
+    periodic_error = np.empty(shape[:2])
     for i, j in tqdm(jobs, disable=not progress, desc=f"pressure cycles ({method})"):
-        landscape = pressure_landscape(
-            n, free_energy, diffusion, profile_temperature, temps[i],
-            reference_pressure, molecular_volume_nm3, **basins,
-        )
-        reference = landscape.reference_basins((low, high))
-        n_dry, threshold, n_wet = reference.positions(landscape.grid)
+        if i not in landscapes:
+            landscapes[i] = refined_landscape(pressure_landscape(
+                n, free_energy, diffusion, profile_temperature, temps[i],
+                reference_pressure, molecular_volume_nm3, **basins,
+            ), (low, high))
+        landscape = landscapes[i].with_threshold(threshold)
         ramp_time = (high - low) / rates[j]
-        drive = lambda t, T=ramp_time: low + (high - low) * (1.0 - np.abs(1.0 - t / T))  # noqa: E731
+        response = periodic_response(
+            landscape, lambda phase: low + (high - low) * (1.0 - np.abs(1.0 - 2.0 * phase)),
+            1.0 / (2.0 * ramp_time), method, steps_per_cycle, threshold,
+        )
+        responses.append(response)
         if method == "master":
-            response = master_response(landscape, drive, 2.0 * ramp_time, steps_per_cycle)
             volume = response.p_wet * (n_wet - n_dry) * molecular_volume_nm3
         else:
-            response = fokker_planck_response(
-                landscape, drive, 2.0 * ramp_time, steps_per_cycle, threshold)
             volume = response.mean_n * molecular_volume_nm3
         out["time"][i, j] = response.time
         out["pressure"][i, j] = response.drive
         out["p_wet"][i, j] = response.p_wet
         out["intruded_volume"][i, j] = volume
+        periodic_error[i, j] = response.periodic_error
         p_int[i, j], _ = crossing(response.drive[: half + 1], response.p_wet[: half + 1], 0.5, True)
         p_ext[i, j], _ = crossing(response.drive[half:], response.p_wet[half:], 0.5, False)
+    warn_unconverged("pressure cycle(s)", responses, 1e-3)
     dims = ("temperature", "ramp_rate", "phase")
     ds = xr.Dataset(
         {name: (dims, values) for name, values in out.items()}
-        | {"intrusion_pressure": (dims[:2], p_int), "extrusion_pressure": (dims[:2], p_ext)},
+        | {"intrusion_pressure": (dims[:2], p_int), "extrusion_pressure": (dims[:2], p_ext),
+           "periodic_error": (dims[:2], periodic_error)},
         coords={"temperature": temps, "ramp_rate": rates,
                 "phase": np.linspace(0.0, 1.0, steps_per_cycle + 1)},
     )
@@ -177,11 +193,14 @@ def intrusion_cycles(
         "intruded_volume": ("nm^3", "volume of intruded liquid"),
         "intrusion_pressure": ("MPa", "pressure where P_wet rises through 1/2"),
         "extrusion_pressure": ("MPa", "pressure where P_wet falls through 1/2"),
+        "periodic_error": ("1", "max |change of P_wet| between the last two cycles"),
     }
     annotate(ds, annotations)
     ds.attrs.update(provenance_attrs(
         f"langevin.intrusion (model={method})", inputs,
         {"low_MPa": low, "high_MPa": high, "reference_pressure_MPa": reference_pressure,
-         "molecular_volume_nm3": molecular_volume_nm3, "steps_per_cycle": steps_per_cycle},
+         "molecular_volume_nm3": molecular_volume_nm3, "steps_per_cycle": steps_per_cycle,
+         "wet_threshold_molecules": threshold},
     ))
+    ds.attrs["interpolant"] = INTERPOLANT
     return ds
