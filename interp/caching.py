@@ -21,6 +21,7 @@ def cache_activations(
     latents: Sequence[int] | None = None,
     *,
     batch_size: int = 8,
+    progress: bool | None = False,
 ) -> ActivationCache:
     """Run a token corpus through a model and record a coder's latents at one module.
 
@@ -41,12 +42,15 @@ def cache_activations(
         Latents to keep; default all.
     batch_size : int
         Rows per forward pass.
+    progress : bool or None
+        Show a bar of the rows run (``None``: only on a terminal).
 
     Returns
     -------
     ActivationCache
     """
     import torch
+    from tqdm.auto import tqdm
 
     from interp.hooks import ActivationRecorder
 
@@ -63,20 +67,29 @@ def cache_activations(
     transcoder = coder.is_transcoder
     device = next(model.parameters()).device
     out = np.zeros((keep.size, rows, ctx_len), dtype=np.float32)
-    for start in range(0, rows, batch_size):
-        batch = ids[start : start + batch_size]
-        with torch.no_grad():
-            with ActivationRecorder(
-                model, [module], inputs=transcoder, outputs=not transcoder
-            ) as rec:
-                rec.run(input_ids=batch.to(device))
-            acts = rec.collected()[module]
-            x = acts.input if transcoder else acts.output
-            if x.shape[-1] != coder.d_in:
-                raise ValueError(
-                    f"module {module} has width {x.shape[-1]} but the coder expects {coder.d_in}"
-                )
-            latents_out = coder.encode(x.to(device=coder.device, dtype=coder.dtype))
-            chosen = latents_out.dense(coder.num_latents)[:, keep_t].float().cpu().numpy()
-        out[:, start : start + batch.shape[0]] = chosen.T.reshape(keep.size, -1, ctx_len)
+    with tqdm(
+        total=rows,
+        desc="caching activations",
+        unit="row",
+        leave=False,
+        disable=None if progress is None else not progress,
+    ) as bar:
+        for start in range(0, rows, batch_size):
+            batch = ids[start : start + batch_size]
+            with torch.no_grad():
+                with ActivationRecorder(
+                    model, [module], inputs=transcoder, outputs=not transcoder
+                ) as rec:
+                    rec.run(input_ids=batch.to(device))
+                acts = rec.collected()[module]
+                x = acts.input if transcoder else acts.output
+                if x.shape[-1] != coder.d_in:
+                    raise ValueError(
+                        f"module {module} has width {x.shape[-1]} but the coder expects "
+                        f"{coder.d_in}"
+                    )
+                latents_out = coder.encode(x.to(device=coder.device, dtype=coder.dtype))
+                chosen = latents_out.dense(coder.num_latents)[:, keep_t].float().cpu().numpy()
+            out[:, start : start + batch.shape[0]] = chosen.T.reshape(keep.size, -1, ctx_len)
+            bar.update(batch.shape[0])
     return ActivationCache(ids.numpy(), keep, out)

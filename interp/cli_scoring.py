@@ -11,6 +11,7 @@ explanations and writes one row per latent and scorer (``.jsonl`` or
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -148,8 +149,16 @@ def _common_options(func: F) -> F:
             show_default=True,
             help="HTTP requests in flight at once.",
         ),
-        click.option("--seed", default=0, show_default=True, help="Seed of every sample."),
+        click.option(
+            "--seed", default=0, show_default=True, help="Seed of every sample and bootstrap."
+        ),
         click.option("--device", default="cpu", show_default=True),
+        click.option(
+            "--progress/--no-progress",
+            default=True,
+            show_default=True,
+            help="Progress bars (on stderr, when it is a terminal).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -234,7 +243,13 @@ def _examples(opts: dict[str, Any], latents: list[int]) -> dict[int, Any]:
             raise ValueError("give --corpus (or an existing --cache)")
         tokens = tokenize_corpus(tokenizer, opts["corpus"], opts["ctx_len"], opts["max_tokens"])
         cache = cache_activations(
-            model, coder, tokens, opts["module"], needed, batch_size=opts["model_batch_size"]
+            model,
+            coder,
+            tokens,
+            opts["module"],
+            needed,
+            batch_size=opts["model_batch_size"],
+            progress=_bars(opts),
         )
         if path is not None:
             cache.save(path)
@@ -251,6 +266,7 @@ def _examples(opts: dict[str, Any], latents: list[int]) -> dict[int, Any]:
         seed=opts["seed"],
         embed=embed,
         neighbours=neighbours,
+        progress=_bars(opts),
     )
     silent = [k for k in latents if k not in examples]
     if silent:
@@ -258,6 +274,16 @@ def _examples(opts: dict[str, Any], latents: list[int]) -> dict[int, Any]:
     if not examples:
         raise ValueError("none of the latents fires on the corpus; try other latents")
     return examples
+
+
+def _bars(opts: dict[str, Any]) -> bool | None:
+    """``progress`` argument: bars on a terminal with --progress (``None``), never without."""
+    return None if opts["progress"] else False
+
+
+def _disable(opts: dict[str, Any]) -> bool | None:
+    """tqdm's ``disable``: ``None`` (only on a terminal) with --progress, ``True`` without."""
+    return None if opts["progress"] else True
 
 
 def _clip(text: str | None, n: int = 50) -> str:
@@ -299,7 +325,9 @@ def explain(latent_spec: str, threshold: float, out_path: Path, **opts: Any) -> 
         examples = _examples(opts, latents)
         judge = _judge(opts)
         try:
-            explanations = explain_latents(judge, examples, threshold=threshold)
+            explanations = explain_latents(
+                judge, examples, threshold=threshold, progress=_bars(opts)
+            )
         except JudgeError as err:
             raise RuntimeError(str(err)) from None
         rows = []
@@ -383,9 +411,12 @@ def score(
     if explanations is None and latent_spec is None:
         raise click.UsageError("give --latents (or --explanations)")
     with _user_errors():
-        from interp.judges import JudgeError
+        from tqdm.auto import tqdm
+
+        from interp.judges import JudgeError, ProgressJudge
         from interp.results import load_explanations, save_results
         from interp.scorers import ScoringTools
+        from interp.summaries import SUMMARY_HEADERS, summarize_scores
 
         texts = load_explanations(explanations) if explanations is not None else {}
         latents = parse_latents(latent_spec) if latent_spec else sorted(texts)
@@ -405,18 +436,21 @@ def score(
             with _for_flag("--lm"):
                 model, tokenizer = load_causal_lm(lm_source, opts["device"])
             tools.lm = CausalLMLoss(model, tokenizer, name=lm_source)
+        if tools.judge is not None:
+            tools.judge = ProgressJudge(tools.judge, "questions", disable=_disable(opts))
         results = []
+        pairs = [(k, ex, scorer) for k, ex in examples.items() for scorer in chosen]
         try:
-            for k, ex in examples.items():
-                for scorer in chosen:
-                    text = texts.get(k)
-                    if scorer.needs_explanation and text is None:
-                        click.echo(f"latent {k}: no explanation, {scorer.name} skipped", err=True)
-                        continue
-                    try:
-                        results.append(scorer(tools, text, ex))
-                    except ValueError as err:  # e.g. a latent with no silent windows
-                        click.echo(f"latent {k}: {scorer.name} skipped: {err}", err=True)
+            for k, ex, scorer in tqdm(pairs, desc="scoring", unit="score", disable=_disable(opts)):
+                text = texts.get(k)
+                if scorer.needs_explanation and text is None:
+                    message = f"latent {k}: no explanation, {scorer.name} skipped"
+                    tqdm.write(message, file=sys.stderr)
+                    continue
+                try:
+                    results.append(scorer(tools, text, ex))
+                except ValueError as err:  # e.g. a latent with no silent windows
+                    tqdm.write(f"latent {k}: {scorer.name} skipped: {err}", file=sys.stderr)
         except JudgeError as err:
             raise RuntimeError(str(err)) from None
         if not results:
@@ -435,4 +469,8 @@ def score(
             ]
         )
     _print_table(["latent", "scorer", "metric", "value", "failed"], rows)
+    click.echo("")
+    click.echo(f"across latents (mean, percentile bootstrap of the mean, seed {opts['seed']}):")
+    summaries = summarize_scores(results, HEADLINE, seed=opts["seed"])
+    _print_table(list(SUMMARY_HEADERS), [s.row() for s in summaries])
     click.echo(f"wrote {out_path}")

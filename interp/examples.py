@@ -649,14 +649,20 @@ def examples_per_latent(
     seed: int = 0,
     embed: Embed | None = None,
     neighbours: dict[int, Sequence[int]] | None = None,
+    progress: bool | None = False,
 ) -> dict[int, LatentExamples]:
     """:func:`build_examples` for several latents; latents that never fire are skipped.
 
     Each latent gets its own generator seeded by ``(seed, latent)``, so a
     latent's examples do not depend on which other latents are processed.
+    ``progress`` shows a bar of the latents (``None``: only on a terminal).
     """
+    from tqdm.auto import tqdm
+
     out: dict[int, LatentExamples] = {}
-    for latent in latents:
+    disable = None if progress is None else not progress
+    for latent in tqdm(latents, desc="drawing examples", unit="latent", leave=False,
+                       disable=disable):
         if not (cache.of(latent) > 0).any():
             continue
         out[int(latent)] = build_examples(

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from interp.examples import LatentExamples, render
-from interp.judges import Judge, JudgeRequest
+from interp.judges import Judge, JudgeRequest, ProgressJudge
 from interp.prompts import explainer_messages
 
 
@@ -83,6 +83,7 @@ def explain_latents(
     *,
     n_examples: int | None = None,
     threshold: float = 0.3,
+    progress: bool | None = False,
 ) -> dict[int, Explanation]:
     """Explain every latent with one batch of judge requests.
 
@@ -94,6 +95,8 @@ def explain_latents(
         Examples per latent.
     n_examples, threshold : optional
         As in :func:`explainer_request`.
+    progress : bool or None
+        Show a bar of the latents explained (``None``: only on a terminal).
 
     Returns
     -------
@@ -104,7 +107,8 @@ def explain_latents(
     requests = [
         explainer_request(examples[k], n_examples=n_examples, threshold=threshold) for k in latents
     ]
-    answers = judge.answer(requests)
+    asked = ProgressJudge(judge, "explaining", disable=None if progress is None else not progress)
+    answers = asked.answer(requests)
     if len(answers) != len(requests):
         raise RuntimeError(f"judge {judge.name} gave {len(answers)} answers to {len(requests)}")
     return {

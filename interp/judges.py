@@ -375,6 +375,64 @@ def _clip(text: str, n: int = 60) -> str:
     return repr(text if len(text) <= n else text[: n - 3] + "...")
 
 
+# -- progress ----------------------------------------------------------------------------------
+
+
+class ProgressJudge:
+    """A judge that asks another judge in chunks and shows a progress bar of the questions.
+
+    Answers are those of the wrapped judge, in order; only the batching
+    changes (a chunk at a time, so an HTTP judge still runs up to
+    ``chunk`` requests at once).
+
+    Parameters
+    ----------
+    judge : Judge
+        The judge that answers.
+    desc : str
+        Label of the bar.
+    chunk : int, optional
+        Requests per call to ``judge``; default ``max(8, 2 * judge.concurrency)``.
+    disable : bool or None
+        ``True`` hides the bar, ``None`` shows it only on a terminal.
+    """
+
+    def __init__(
+        self,
+        judge: Judge,
+        desc: str = "judge",
+        *,
+        chunk: int | None = None,
+        disable: bool | None = None,
+    ) -> None:
+        self.judge = judge
+        self.name = judge.name
+        self.desc = desc
+        self.chunk = chunk or max(8, 2 * int(getattr(judge, "concurrency", 1)))
+        if self.chunk < 1:
+            raise ValueError(f"chunk must be >= 1, got {self.chunk}")
+        self.disable = disable
+
+    def answer(self, requests: Sequence[JudgeRequest]) -> list[JudgeAnswer]:
+        """Answer ``requests`` a chunk at a time, advancing the bar."""
+        from tqdm.auto import tqdm
+
+        answers: list[JudgeAnswer] = []
+        with tqdm(
+            total=len(requests), desc=self.desc, unit="question", leave=False, disable=self.disable
+        ) as bar:
+            for start in range(0, len(requests), self.chunk):
+                part = list(requests[start : start + self.chunk])
+                got = self.judge.answer(part)
+                if len(got) != len(part):
+                    raise RuntimeError(
+                        f"judge {self.name} returned {len(got)} answers for {len(part)} requests"
+                    )
+                answers.extend(got)
+                bar.update(len(part))
+        return answers
+
+
 # -- scripted judges ---------------------------------------------------------------------------
 
 

@@ -154,6 +154,11 @@ def test_explain_then_score(tiny):
     # latents that fire in every window have no intruders: skipped with a message
     assert np.isfinite(chance).any() and (chance[np.isfinite(chance)] == pytest.approx(1 / 3))
     assert res.output.count("intruder skipped") == int(np.isnan(chance).sum())
+    summary = res.output.split("across latents")[1].splitlines()
+    assert summary[1].split()[:4] == ["scorer", "metric", "latents", "mean"]
+    det = next(line.split() for line in summary if line.startswith("detection"))
+    assert det[2] == f"{defined.size}/{len(explained)}"
+    assert float(det[3]) == pytest.approx(defined.mean(), abs=5e-4)
     ds.close()
 
     jsonl = root / "free.jsonl"
