@@ -10,6 +10,9 @@ A profile is an :class:`xarray.Dataset` stored as netCDF4 (HDF5) with
   temperature stored in the attribute ``temperature`` (K);
 * ``diffusion`` (molecules^2/ps), dims (``n``) or (``voltage``, ``n``);
 * optional ``free_energy_error`` (kT), same dims as ``free_energy``;
+* optional ``free_energy_replicates`` (kT), dims (``replicate``, *dims of
+  ``free_energy``): bootstrap replicate profiles in the same gauge, from which
+  the kinetics derive confidence intervals;
 * provenance attributes (``producer``, ``inputs``, ``parameters``, ``created``).
 
 :func:`load_profile` validates a file and refuses a bad one with a
@@ -35,6 +38,7 @@ _UNITS = {
     "voltage": "V",
     "free_energy": "kT",
     "free_energy_error": "kT",
+    "free_energy_replicates": "kT",
     "diffusion": "molecules^2/ps",
 }
 _LONG_NAMES = {
@@ -42,6 +46,7 @@ _LONG_NAMES = {
     "voltage": "applied voltage",
     "free_energy": "free energy of pore filling",
     "free_energy_error": "standard error of the free energy",
+    "free_energy_replicates": "bootstrap replicates of the free energy, same gauge",
     "diffusion": "diffusion coefficient of the collective variable",
 }
 
@@ -214,6 +219,19 @@ def validate_profile(ds: xr.Dataset, source: str = "profile") -> xr.Dataset:
             f"{diffusion[tuple(where)]:g} at index {tuple(int(i) for i in where)}; "
             "D <= 0 has no physical meaning (check the estimator or clip to a floor)"
         )
+    if "free_energy_replicates" in ds.data_vars:
+        expected = ("replicate", *ds["free_energy"].dims)
+        replicates = ds["free_energy_replicates"]
+        if tuple(replicates.dims) != expected:
+            raise ProfileError(
+                f"{source}: variable 'free_energy_replicates' has dimensions "
+                f"{tuple(replicates.dims)}; expected {expected} (one free_energy per replicate)"
+            )
+        if not np.all(np.isfinite(replicates.values)):
+            raise ProfileError(
+                f"{source}: 'free_energy_replicates' has NaN or infinite values; fill or drop "
+                "the replicates that leave grid points empty"
+            )
     if "free_energy_error" in ds.data_vars and np.any(ds["free_energy_error"].values < 0):
         raise ProfileError(f"{source}: 'free_energy_error' has negative values")
     temperature = ds.attrs.get("temperature")
