@@ -73,10 +73,12 @@ def _table(header: list[str], rows: list[list[object]]) -> str:
 @click.option("--plot", type=click.Path(dir_okay=False), help="Figure to write (.png/.pdf): "
               "profiles with error bands, D(N), window histograms, overlap.")
 @click.option("--progress/--no-progress", default=False, help="Progress bars.")
+@click.option("--keep-replicates", is_flag=True, help="Keep the bootstrap replicate profiles "
+              "(free_energy_replicates) for confidence intervals of rates and loops.")
 @_friendly_errors
 def fes(inputs, output, method, fes_type, samples, bin_width, bins, n_bootstrap, seed, temperature,
         voltage, column, bias_column, min_effective, min_overlap, min_count, no_equilibration, plot,
-        progress):
+        progress, keep_replicates):
     """Free-energy profile Omega(N) (kT) and diffusion D(N) (molecules^2/ps) from windows.
 
     INPUT: a directory of window files (*.h5), window files, a WHAM-style metadata
@@ -96,6 +98,7 @@ def fes(inputs, output, method, fes_type, samples, bin_width, bins, n_bootstrap,
         result = compute_profile(
             windows, method=method, bins=bins, bin_width=bin_width, samples=samples,
             n_bootstrap=n_bootstrap, seed=seed, fes_type=fes_type, min_effective=min_effective,
+            keep_replicates=keep_replicates,
             min_overlap=min_overlap, min_count=min_count,
             detect_equilibration=not no_equilibration, progress=progress,
             inputs=[str(p) for p in inputs])

@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from analysis.bootstrap import bootstrap_error, bootstrap_profiles
+from analysis.bootstrap import bootstrap_error, bootstrap_profiles, gauged_replicates
+from analysis.bootstrap import keep_replicates as store_replicates
 from analysis.convergence import ConvergenceCheck, convergence_check
 from analysis.data import UmbrellaData
 from analysis.decorrelation import DecorrelatedWindow, decorrelate_all, too_few_samples
@@ -86,6 +87,8 @@ class VoltageAnalysis:
         D and its error on the grid (molecules^2/ps).
     histograms : ndarray, shape (n_windows, n_grid)
         Counts of each window's samples in the grid's bins.
+    replicates : ndarray or None
+        Bootstrap replicate profiles in the gauge of ``free_energy`` (kT).
     """
 
     voltage: float
@@ -104,6 +107,7 @@ class VoltageAnalysis:
     diffusion_grid: np.ndarray
     diffusion_error: np.ndarray
     histograms: np.ndarray
+    replicates: np.ndarray | None = None
 
 
 @dataclass
@@ -271,6 +275,7 @@ def analyse_voltage(
     gauge = dry_minimum_index(estimate.n, raw)
     free_energy = apply_gauge(raw, gauge)
     error = None
+    kept = None
     if n_bootstrap > 0:
         if hasattr(estimator, "warm_start"):
             estimator.warm_start(estimate.window_free_energies)
@@ -278,6 +283,7 @@ def analyse_voltage(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             error = bootstrap_error(replicates, gauge)
+        kept, _ = gauged_replicates(replicates, gauge, free_energy)
         missing = ~np.isfinite(error)
         missing[gauge] = False
         error[gauge] = 0.0
@@ -317,6 +323,7 @@ def analyse_voltage(
     analysis = VoltageAnalysis(voltage, windows, data, independent, estimate, free_energy, error,
                                gauge, matrix, poor, few, convergence, estimates, d_grid, d_error,
                                histograms)
+    analysis.replicates = kept
     return analysis, notes
 
 
@@ -336,6 +343,7 @@ def compute_profile(
     check_convergence: bool = True,
     progress: bool = False,
     inputs: Sequence[str] | None = None,
+    keep_replicates: bool = False,
     estimator_options: dict[str, Any] | None = None,
 ) -> FESResult:
     """Profile dataset from restrained windows, one profile per voltage.
@@ -372,6 +380,10 @@ def compute_profile(
         Progress bars.
     inputs : sequence of str, optional
         Input files, recorded in the provenance.
+    keep_replicates : bool, optional
+        Keep the bootstrap replicate profiles in the profile as
+        ``free_energy_replicates`` (dims ``replicate`` + the profile's), for
+        confidence intervals of the kinetics.
     estimator_options : dict, optional
         Passed to the estimator (e.g. ``{"oversample": 16}`` for WHAM).
 
@@ -408,6 +420,8 @@ def compute_profile(
                        {"min_effective": min_effective, "min_overlap": min_overlap,
                         "min_count": min_count, "detect_equilibration": detect_equilibration,
                         "seed": seed if isinstance(seed, int) else "generator"})
+    if keep_replicates:
+        store_replicates(profile, analyses)
     return FESResult(profile, edges, analyses, notes)
 
 

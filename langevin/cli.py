@@ -77,6 +77,11 @@ def with_basin_options(func):
 @click.option("--trajectories", default=500, show_default=True, help="Langevin: trajectories per rate.")
 @click.option("--seed", default=0, show_default=True, help="Langevin: random seed.")
 @click.option("--time-step", type=float, help="Langevin: time step (ps); default: chosen from the profile.")
+@click.option("--max-steps", type=float, default=2e9, show_default=True,
+              help="Langevin: budget of trajectory-steps; a run that needs more stops and points "
+              "to --method exact.")
+@click.option("--max-time", type=float, help="Langevin: wall-clock limit (s).")
+@click.option("--threads", type=click.IntRange(min=1), help="Langevin: threads (default: all cores).")
 @click.option("--pressures", help="Comma-separated liquid pressures (MPa) at which to shift the "
               "profile, Omega(N; P) = Omega(N; P0) - (P - P0) v_l N: rates against pressure.")
 @click.option("--voltage", type=float, help="With --pressures: profile voltage to use (V); "
@@ -98,8 +103,8 @@ def with_basin_options(func):
 @_friendly_errors
 @_show_warnings
 def rates(profile_path, method, voltages, dry, wet, barrier, trajectories, seed, time_step,
-          pressures, voltage, reference_pressure, symmetric, extrapolate, confidence, resamples,
-          error_correlation, output, plot):
+          max_steps, max_time, threads, pressures, voltage, reference_pressure, symmetric,
+          extrapolate, confidence, resamples, error_correlation, output, plot):
     """Wetting and drying rates k_wet, k_dry (1/s) of the pore in PROFILE.nc.
 
     k_wet = 1/MFPT from the dry to the wet minimum (reflecting below), k_dry = 1/MFPT
@@ -111,6 +116,10 @@ def rates(profile_path, method, voltages, dry, wet, barrier, trajectories, seed,
     from langevin.plots import format_table
     from langevin.uncertainty import profile_rows, rates_for_profile
 
+    if method == "langevin":
+        from langevin.langevin import set_threads
+
+        set_threads(threads)
     ds = load_profile(profile_path)
     rows_in = profile_rows(ds, parse_floats(voltages, "--voltages"),
                            parse_floats(pressures, "--pressures"), voltage, reference_pressure,
@@ -119,30 +128,39 @@ def rates(profile_path, method, voltages, dry, wet, barrier, trajectories, seed,
         ds, rows_in, method=method, dry=dry, wet=wet, barrier=barrier, confidence=confidence,
         n_resamples=resamples, seed=seed, correlation_length=error_correlation,
         inputs=[str(profile_path)],
-        **({"n_trajectories": trajectories, "seed": seed, "time_step": time_step,
-            "progress": True} if method == "langevin" else {}),
+        **({"n_trajectories": trajectories, "time_step": time_step,
+            "progress": True, "max_steps": max_steps, "max_wall_time": max_time}
+           if method == "langevin" else {}),
     )
     key = rows_in.key_name
     v = np.atleast_1d(result[key].values) if key in result.dims else [float("nan")]
     bounds = "k_wet_lower" in result
+    sampled = "k_wet_error" in result  # Langevin: standard errors
     rows = []
     for k in range(len(v)):
         pick = (lambda name, k=k: float(np.atleast_1d(result[name].values)[k]))
         row = [v[k], pick("k_wet")] + ([f"{pick('k_wet_lower'):.3g}..{pick('k_wet_upper'):.3g}"]
                                         if bounds else [])
+        row += [pick("k_wet_error")] if sampled else []
         row += [pick("k_dry")] + ([f"{pick('k_dry_lower'):.3g}..{pick('k_dry_upper'):.3g}"]
                                   if bounds else [])
+        row += [pick("k_dry_error")] if sampled else []
         row += [pick("barrier_wetting"), pick("barrier_drying")]
         if "barrier_wetting_error" in result:
             row += [pick("barrier_wetting_error"), pick("barrier_drying_error")]
         rows.append(row + [pick("n_dry"), pick("n_wet")])
     level = f"{confidence:.0%}"
     header = (["P (MPa)" if key == "pressure" else "V (V)", "k_wet (1/s)"]
-              + ([f"k_wet {level}"] if bounds else []) + ["k_dry (1/s)"]
-              + ([f"k_dry {level}"] if bounds else []) + ["dG_wet (kT)", "dG_dry (kT)"]
+              + ([f"k_wet {level}"] if bounds else []) + (["+-k_wet"] if sampled else [])
+              + ["k_dry (1/s)"] + ([f"k_dry {level}"] if bounds else [])
+              + (["+-k_dry"] if sampled else []) + ["dG_wet (kT)", "dG_dry (kT)"]
               + (["+-dG_wet", "+-dG_dry"] if "barrier_wetting_error" in result else [])
               + ["N_dry", "N_wet"])
     click.echo(format_table(header, rows))
+    if sampled:
+        steps = np.atleast_1d(result["time_step"].values)
+        click.echo(f"Langevin: +- one standard error; time step {steps.min():.3g}"
+                   + (f"..{steps.max():.3g}" if steps.max() > steps.min() else "") + " ps")
     if output:
         write_dataset(result, output)
         click.echo(f"wrote {output}")
@@ -166,7 +184,16 @@ def rates(profile_path, method, voltages, dry, wet, barrier, trajectories, seed,
 @click.option("--g-dry", type=float, default=0.0, show_default=True, help="Dry-pore conductance (nS).")
 @click.option("--conductance", "conductance_form", type=click.Choice(["two-level", "linear"]),
               default="two-level", show_default=True, help="G from P_wet, or G(N) linear in filling.")
-@click.option("--periods", default=4, show_default=True, help="Periods simulated (the last is reported).")
+@click.option("--waveform", type=click.Choice(["sine", "triangle"]), default="sine",
+              show_default=True, help="Shape of V(t).")
+@click.option("--periods", default=2, show_default=True,
+              help="Fewest periods simulated; more are run until the response is periodic.")
+@click.option("--periodic-tolerance", type=float, default=1e-3, show_default=True,
+              help="Largest accepted change of P_wet from one period to the next.")
+@click.option("--max-periods", default=400, show_default=True,
+              help="Most periods simulated per frequency.")
+@click.option("--static-limit", type=float, help="Highest frequency (Hz) at which the static "
+              "profile is trusted; default: from water's dielectric relaxation and the pore's.")
 @click.option("--steps", default=400, show_default=True, help="Time steps per period.")
 @click.option("--symmetric/--asymmetric", default=None,
               help="Impose a(N) = 0 in the voltage model (default: from the profile).")
@@ -177,12 +204,15 @@ def rates(profile_path, method, voltages, dry, wet, barrier, trajectories, seed,
 @click.option("--plot", type=click.Path(dir_okay=False), help="I-V loops and loop area (.png/.pdf).")
 @_friendly_errors
 @_show_warnings
-def hysteresis(profile_path, amplitude, frequencies, model, g_wet, g_dry, conductance_form, periods,
-               steps, symmetric, dry, wet, barrier, trajectories, seed, output, plot):
-    """Memristor I-V loops under V(t) = V0 sin(2 pi f t) for the pore in PROFILE.nc.
+def hysteresis(profile_path, amplitude, frequencies, model, g_wet, g_dry, conductance_form,
+               waveform, periods, periodic_tolerance, max_periods, static_limit, steps, symmetric,
+               dry, wet, barrier, trajectories, seed, output, plot):
+    """Memristor I-V loops under V(t) = V0 sin(2 pi f t) (or a triangle wave) for PROFILE.nc.
 
     The profile needs two or more voltages (the voltage model is fitted to them).
-    Prints the loop area, pinch and switching voltages per frequency.
+    Each loop is the periodic steady state. Prints the loop area, pinch, switching
+    voltages, the period-to-period change reached and the periods it took per
+    frequency; frequencies above the static-profile limit are marked with '!'.
     """
     from langevin.conductance import ConductanceModel
     from langevin.hysteresis import memristor_loops
@@ -196,13 +226,21 @@ def hysteresis(profile_path, amplitude, frequencies, model, g_wet, g_dry, conduc
         conductance=ConductanceModel(g_dry * 1e-9, g_wet * 1e-9, conductance_form),
         n_periods=periods, steps_per_period=steps, n_trajectories=trajectories, seed=seed,
         progress=True, inputs=[str(profile_path)], dry=dry, wet=wet, barrier=barrier,
+        waveform=waveform, tolerance=periodic_tolerance, max_periods=max_periods,
+        static_limit=static_limit,
     )
-    rows = [[f, a, p, vw, vd, e] for f, a, p, vw, vd, e in zip(
-        loops["frequency"].values, loops["loop_area"].values, loops["pinch"].values,
-        loops["wetting_voltage"].values, loops["drying_voltage"].values,
-        loops["periodic_error"].values)]
+    rows = [[f"{f:.4g}" + ("!" if beyond else ""), a, p, vw, vd, e, int(n)]
+            for f, a, p, vw, vd, e, n, beyond in zip(
+                loops["frequency"].values, loops["loop_area"].values, loops["pinch"].values,
+                loops["wetting_voltage"].values, loops["drying_voltage"].values,
+                loops["periodic_error"].values, loops["periods"].values,
+                loops["beyond_static_limit"].values)]
     click.echo(format_table(["f (Hz)", "loop area", "pinch", "V_wet (V)", "V_dry (V)",
-                             "periodic err"], rows))
+                             "periodic err", "periods"], rows))
+    if loops["beyond_static_limit"].any():
+        click.echo(f"! above {loops.attrs['static_limit_frequency']:.3g} Hz "
+                   f"({loops.attrs['static_limit_source']}) the static profile does not "
+                   "describe the pore: those loops are not to be trusted")
     if output:
         write_dataset(loops, output)
         click.echo(f"wrote {output}")

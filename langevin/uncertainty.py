@@ -432,7 +432,7 @@ def rates_for_profile(
     result = rates_dataset(
         rows.grid, rows.free_energy, rows.diffusion, rows.keys, method=method, dry=dry, wet=wet,
         barrier=barrier, temperature=float(profile.attrs["temperature"]), inputs=inputs,
-        **evidence, **options,
+        seed=seed, **evidence, **options,
     )
     if samples is not None:
         result = rate_intervals(rows, samples, basins_of(result, rows.grid), result, confidence)
