@@ -245,3 +245,9 @@ def contact_angle(setup_file: str, out: Path | None, duration: float, equilibrat
         click.echo(line)
     click.echo(f"wrote {result.paths['json']} and {result.paths['nc'].name}"
                + (f", {result.paths['figure']}" if "figure" in result.paths else ""))
+
+
+from md_setups.nemd_cli import conductance, piston  # noqa: E402  (commands in their own module)
+
+md.add_command(conductance)
+md.add_command(piston)

@@ -26,6 +26,7 @@ SUBCOMMANDS = {
     "md": "md_setups.cli:md",
     "pipeline": "nanopore.pipeline_cli:pipeline",
     "design": "nanopore.design_cli:design",
+    "compare": "nanopore.compare_cli:compare",
 }
 
 
@@ -43,6 +44,7 @@ SHORT_HELP = {
     "md": "Model pore systems and restrained MD in OpenMM.",
     "pipeline": "MD windows, profiles, voltage model, rates, I-V loops, cycles and a report.",
     "design": "Continuum design rules for a cylindrical hydrophobic pore.",
+    "compare": "Nonequilibrium MD cycles beside the model's cycles for the pore in PROFILE.nc.",
 }
 
 
