@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 from analysis.data import UmbrellaData
@@ -71,3 +74,60 @@ def bootstrap_error(replicates: np.ndarray, gauge_index: int) -> np.ndarray:
     error = np.asarray(error, dtype=float)
     error[defined < 2] = np.nan
     return error
+
+
+def gauged_replicates(
+    replicates: np.ndarray, gauge_index: int, free_energy: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """Bootstrap profiles in the gauge of the estimate, ready to keep in a profile.
+
+    Parameters
+    ----------
+    replicates : ndarray, shape (n_bootstrap, n_grid)
+        Bootstrap profiles (kT), each up to its own constant; NaN where undefined.
+    gauge_index : int
+        Grid index where Omega = 0 (the estimate's dry minimum).
+    free_energy : ndarray, shape (n_grid,)
+        The estimate (kT, zero at ``gauge_index``).
+
+    Returns
+    -------
+    ndarray, shape (n_bootstrap, n_grid)
+        Omega - Omega[gauge] of each replicate (kT). A replicate undefined at the
+        gauge point is dropped to the estimate; grid points a replicate leaves empty
+        take the estimate's value (so they add no spread there).
+    int
+        Number of values filled in.
+    """
+    shifted = replicates - replicates[:, gauge_index: gauge_index + 1]
+    missing = ~np.isfinite(shifted)
+    filled = np.where(missing, np.asarray(free_energy, dtype=float)[None, :], shifted)
+    return filled, int(missing.sum())
+
+
+def keep_replicates(profile: Any, analyses: Sequence[Any]) -> None:
+    """Add ``free_energy_replicates`` (dims ``replicate`` + the profile's) to a profile.
+
+    Parameters
+    ----------
+    profile : xarray.Dataset
+        The profile of :func:`analysis.fes.compute_profile`, changed in place.
+    analyses : list of VoltageAnalysis
+        Its per-voltage analyses, each with ``replicates`` (or None).
+
+    Raises
+    ------
+    ValueError
+        When some voltage has no bootstrap replicates (``--bootstrap 0``).
+    """
+    kept = [getattr(a, "replicates", None) for a in analyses]
+    if any(k is None for k in kept):
+        raise ValueError("--keep-replicates needs bootstrap replicates; give --bootstrap N > 0")
+    counts = {k.shape[0] for k in kept}
+    if len(counts) != 1:
+        raise ValueError(f"voltages have different numbers of replicates {sorted(counts)}")
+    stacked = np.stack(kept, axis=1) if "voltage" in profile["free_energy"].dims else kept[0]
+    dims = ("replicate", *profile["free_energy"].dims)
+    profile["free_energy_replicates"] = (dims, stacked)
+    profile["free_energy_replicates"].attrs.update(
+        units="kT", long_name="bootstrap replicates of the free energy, same gauge")

@@ -1,0 +1,67 @@
+"""``nanopore fes --keep-replicates`` and the kinetics' intervals from kept replicates."""
+
+import numpy as np
+import xarray as xr
+from click.testing import CliRunner
+
+from analysis.bootstrap import gauged_replicates
+from analysis.synthetic import synthetic_windows
+from nanopore.cli import main
+from nanopore.profile import load_profile
+from nanopore.synthetic import quartic_double_well
+
+CENTERS = np.arange(0.0, 10.01, 0.5)
+
+
+def profile_at(volts):
+    return lambda n: quartic_double_well(n, 2.0, 8.0, 4.0, tilt=1.0) - 2.0 * volts * n
+
+
+def _metadata(tmp_path, voltages=(0.0, 0.3)):
+    lines = []
+    for k, volts in enumerate(voltages):
+        for j, window in enumerate(synthetic_windows(profile_at(volts), CENTERS, 5.0, 300,
+                                                     seed=20 + k)):
+            name = f"v{k}_w{j:02d}.dat"
+            np.savetxt(tmp_path / name, np.column_stack([window.time, window.n]))
+            lines.append(f"{name} {window.center} {window.spring_constant:.6f} 300 {volts}")
+    path = tmp_path / "metadata.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_gauged_replicates_fill_empty_points_with_the_estimate():
+    replicates = np.array([[1.0, 2.0, np.nan], [3.0, 5.0, 4.0]])
+    kept, filled = gauged_replicates(replicates, 0, np.array([0.0, 1.5, 2.5]))
+    np.testing.assert_allclose(kept, [[0.0, 1.0, 2.5], [0.0, 2.0, 1.0]])
+    assert filled == 1
+
+
+def test_fes_keeps_replicates_and_rates_use_them(tmp_path):
+    meta = _metadata(tmp_path)
+    out = tmp_path / "profile.nc"
+    runner = CliRunner()
+    result = runner.invoke(main, ["fes", str(meta), "-o", str(out), "--bootstrap", "20",
+                                  "--keep-replicates"])
+    assert result.exit_code == 0, result.output
+    profile = load_profile(out)
+    replicates = profile["free_energy_replicates"]
+    assert replicates.dims == ("replicate", "voltage", "n") and replicates.sizes["replicate"] == 20
+    # The stored error is the spread of the stored replicates.
+    np.testing.assert_allclose(replicates.std("replicate", ddof=1), profile["free_energy_error"],
+                               atol=1e-9)
+    gauge = np.argmin(np.abs(profile["free_energy"].values), axis=1)
+    for k, g in enumerate(gauge):
+        np.testing.assert_allclose(replicates.values[:, k, g], 0.0, atol=1e-12)
+    rates_out = tmp_path / "rates.nc"
+    result = runner.invoke(main, ["rates", str(out), "-o", str(rates_out), "--dry", "2",
+                                  "--wet", "8", "--confidence", "0.9"])
+    assert result.exit_code == 0, result.output
+    with xr.open_dataset(rates_out, engine="h5netcdf") as ds:
+        assert "20 resampled profiles" in ds.attrs["interval_method"]
+        assert ds.attrs["error_correlation_length"] == "replicates"
+        assert ds["k_wet_upper"].attrs["confidence"] == 0.9
+        assert np.all(ds["k_wet_lower"] < ds["k_wet"]) and np.all(ds["k_wet"] < ds["k_wet_upper"])
+    result = runner.invoke(main, ["fes", str(meta), "-o", str(tmp_path / "p0.nc"), "--bootstrap",
+                                  "0", "--keep-replicates"])
+    assert result.exit_code == 1 and "--bootstrap" in result.output
