@@ -182,6 +182,9 @@ def rates(profile_path, method, voltages, dry, wet, barrier, trajectories, seed,
               default="master", show_default=True, help="Kinetic model.")
 @click.option("--g-wet", type=float, default=1.0, show_default=True, help="Wet-pore conductance (nS).")
 @click.option("--g-dry", type=float, default=0.0, show_default=True, help="Dry-pore conductance (nS).")
+@click.option("--conductance-from", type=click.Path(dir_okay=False), default=None,
+              help="conductance.nc of `nanopore md conductance`: G_wet and G_dry measured in MD "
+                   "(replaces --g-wet/--g-dry).")
 @click.option("--conductance", "conductance_form", type=click.Choice(["two-level", "linear"]),
               default="two-level", show_default=True, help="G from P_wet, or G(N) linear in filling.")
 @click.option("--waveform", type=click.Choice(["sine", "triangle"]), default="sine",
@@ -204,9 +207,9 @@ def rates(profile_path, method, voltages, dry, wet, barrier, trajectories, seed,
 @click.option("--plot", type=click.Path(dir_okay=False), help="I-V loops and loop area (.png/.pdf).")
 @_friendly_errors
 @_show_warnings
-def hysteresis(profile_path, amplitude, frequencies, model, g_wet, g_dry, conductance_form,
-               waveform, periods, periodic_tolerance, max_periods, static_limit, steps, symmetric,
-               dry, wet, barrier, trajectories, seed, output, plot):
+def hysteresis(profile_path, amplitude, frequencies, model, g_wet, g_dry, conductance_from,
+               conductance_form, waveform, periods, periodic_tolerance, max_periods, static_limit,
+               steps, symmetric, dry, wet, barrier, trajectories, seed, output, plot):
     """Memristor I-V loops under V(t) = V0 sin(2 pi f t) (or a triangle wave) for PROFILE.nc.
 
     The profile needs two or more voltages (the voltage model is fitted to them).
@@ -219,6 +222,10 @@ def hysteresis(profile_path, amplitude, frequencies, model, g_wet, g_dry, conduc
     from langevin.plots import format_table
     from nanopore.voltage_model import VoltageModel
 
+    if conductance_from is not None:
+        from md_setups.current import read_conductance
+
+        g_wet, g_dry = read_conductance(conductance_from)
     ds = load_profile(profile_path)
     voltage_model = VoltageModel.fit(ds, symmetric=symmetric)
     loops = memristor_loops(
