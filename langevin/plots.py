@@ -24,6 +24,10 @@ def _pyplot():
 def plot_loops(loops: xr.Dataset, path: str | Path) -> Path:
     """I-V loops coloured by frequency (left) and loop area vs frequency (right).
 
+    Frequencies above the dataset's ``static_limit_frequency`` are shaded (the
+    static profile does not describe the pore there); loops that did not become
+    periodic within the tolerance are crossed out.
+
     Parameters
     ----------
     loops : xarray.Dataset
@@ -50,6 +54,18 @@ def plot_loops(loops: xr.Dataset, path: str | Path) -> Path:
     ax_iv.set_title("I-V loops")
     ax_iv.legend(fontsize=8, frameon=False)
     ax_area.semilogx(freqs, loops["loop_area"], "o-", color="k")
+    limit = loops.attrs.get("static_limit_frequency")
+    if limit is not None and np.isfinite(limit) and freqs.max() > limit:
+        # beyond the static profile's validity (langevin.validity): shaded, not trusted
+        ax_area.axvspan(limit, freqs.max() * 2.0, color="0.85", zorder=0,
+                        label="beyond the static profile")
+        ax_area.set_xlim(freqs.min() / 2.0, freqs.max() * 2.0)
+        ax_area.legend(fontsize=8, frameon=False)
+    if "converged" in loops and not bool(loops["converged"].all()):
+        bad = loops["converged"].values == 0
+        ax_area.plot(freqs[bad], loops["loop_area"].values[bad], "x", color="tab:red", ms=8,
+                     label="not periodic within tolerance")
+        ax_area.legend(fontsize=8, frameon=False)
     ax_area.set_xlabel("drive frequency (Hz)")
     ax_area.set_ylabel("normalised loop area")
     ax_area.set_title(f"V0 = {loops.attrs.get('amplitude', float('nan')):.3g} V")

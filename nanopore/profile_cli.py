@@ -31,6 +31,9 @@ def check(path: str) -> None:
                f"{float(np.max(ds['free_energy'])):.3g} kT")
     click.echo(f"  diffusion: {float(np.min(ds['diffusion'])):.3g} .. "
                f"{float(np.max(ds['diffusion'])):.3g} molecules^2/ps")
+    from langevin.landscape import INTERPOLANT, INTERPOLANT_DESCRIPTION
+
+    click.echo(f"  kinetics interpolant: {INTERPOLANT} ({INTERPOLANT_DESCRIPTION})")
     click.echo(f"  producer: {ds.attrs.get('producer', 'unknown')}")
 
 
