@@ -251,8 +251,18 @@ def stage_loops(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, A
     basins, basin_notes = _basins(ctx, model)
     amplitude, frequencies = _loop_settings(ctx)
     pore = ctx.setup["pore"]
-    conductance = conductance_model(pore["radius"], pore["length"],
-                                    ctx.setup["pipeline"]["conductivity"])
+    measured = ctx.path("md") / "conductance.nc"  # from `nanopore md conductance SETUP --out RUN/md`
+    if measured.exists():
+        from langevin.conductance import ConductanceModel
+        from md_setups.current import read_conductance
+
+        g_wet, g_dry = read_conductance(measured)
+        conductance = ConductanceModel(g_dry * 1e-9, g_wet * 1e-9)
+        basin_notes = basin_notes + [f"G_wet = {g_wet:.3g} nS and G_dry = {g_dry:.3g} nS measured "
+                                     "in MD (md/conductance.nc)"]
+    else:
+        conductance = conductance_model(pore["radius"], pore["length"],
+                                        ctx.setup["pipeline"]["conductivity"])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         loops = memristor_loops(model, amplitude, frequencies,
@@ -327,7 +337,9 @@ def _stage_inputs(ctx: PipelineContext, name: str) -> str:
     if name == "report":
         return _digest({k: v.get("inputs_digest") for k, v in ctx.manifest.data["stages"].items()
                         if k != "report"})
-    return _digest(upstream, setup["pipeline"], setup["pore"])
+    measured = ctx.path("md") / "conductance.nc"
+    extra = [_file_digest(measured)] if name == "loops" and measured.exists() else []
+    return _digest(upstream, setup["pipeline"], setup["pore"], *extra)
 
 
 def run_pipeline(setup: Any, out: str | Path, *, stages: tuple[str, ...] = STAGES,
