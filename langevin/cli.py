@@ -203,13 +203,22 @@ def rates(profile_path, method, voltages, dry, wet, barrier, trajectories, seed,
 @with_basin_options
 @click.option("--trajectories", default=2000, show_default=True, help="Langevin: ensemble size.")
 @click.option("--seed", default=0, show_default=True, help="Langevin: random seed.")
+@click.option("--extrapolate", is_flag=True, help="Allow an amplitude outside the fitted |V| range.")
+@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=0.95, show_default=True, help="Confidence of the intervals of loop areas "
+              "and switching voltages (profiles with free_energy_error or replicates).")
+@click.option("--resamples", type=click.IntRange(min=0), default=100, show_default=True,
+              help="Resampled profiles for the intervals (0: none; replicates count instead).")
+@click.option("--error-correlation", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Correlation length (molecules) of resampled free-energy errors.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Loop dataset to write (.nc).")
 @click.option("--plot", type=click.Path(dir_okay=False), help="I-V loops and loop area (.png/.pdf).")
 @_friendly_errors
 @_show_warnings
 def hysteresis(profile_path, amplitude, frequencies, model, g_wet, g_dry, conductance_from,
                conductance_form, waveform, periods, periodic_tolerance, max_periods, static_limit,
-               steps, symmetric, dry, wet, barrier, trajectories, seed, output, plot):
+               steps, symmetric, dry, wet, barrier, trajectories, seed, extrapolate, confidence,
+               resamples, error_correlation, output, plot):
     """Memristor I-V loops under V(t) = V0 sin(2 pi f t) (or a triangle wave) for PROFILE.nc.
 
     The profile needs two or more voltages (the voltage model is fitted to them).
@@ -227,15 +236,23 @@ def hysteresis(profile_path, amplitude, frequencies, model, g_wet, g_dry, conduc
 
         g_wet, g_dry = read_conductance(conductance_from)
     ds = load_profile(profile_path)
-    voltage_model = VoltageModel.fit(ds, symmetric=symmetric)
+    voltage_model = VoltageModel.fit(ds, symmetric=symmetric, extrapolate=extrapolate)
+    shared = dict(amplitude=amplitude, frequencies=frequencies,
+                  conductance=ConductanceModel(g_dry * 1e-9, g_wet * 1e-9, conductance_form),
+                  n_periods=periods, steps_per_period=steps, dry=dry, wet=wet, barrier=barrier,
+                  waveform=waveform, tolerance=periodic_tolerance, max_periods=max_periods,
+                  static_limit=static_limit)
     loops = memristor_loops(
-        voltage_model, amplitude, frequencies, method=model,
-        conductance=ConductanceModel(g_dry * 1e-9, g_wet * 1e-9, conductance_form),
-        n_periods=periods, steps_per_period=steps, n_trajectories=trajectories, seed=seed,
-        progress=True, inputs=[str(profile_path)], dry=dry, wet=wet, barrier=barrier,
-        waveform=waveform, tolerance=periodic_tolerance, max_periods=max_periods,
-        static_limit=static_limit,
+        voltage_model, method=model, n_trajectories=trajectories, seed=seed,
+        progress=True, inputs=[str(profile_path)], **shared,
     )
+    loops.attrs.update(voltage_model.summary_attrs())
+    from langevin.uncertainty import has_uncertainty, loop_intervals
+
+    if has_uncertainty(ds) and (resamples > 0 or "free_energy_replicates" in ds):
+        loops = loop_intervals(ds, voltage_model, loops, method=model, confidence=confidence,
+                               n_resamples=max(resamples, 10), seed=seed,
+                               correlation_length=error_correlation, progress=True, **shared)
     rows = [[f"{f:.4g}" + ("!" if beyond else ""), a, p, vw, vd, e, int(n)]
             for f, a, p, vw, vd, e, n, beyond in zip(
                 loops["frequency"].values, loops["loop_area"].values, loops["pinch"].values,
@@ -244,6 +261,14 @@ def hysteresis(profile_path, amplitude, frequencies, model, g_wet, g_dry, conduc
                 loops["beyond_static_limit"].values)]
     click.echo(format_table(["f (Hz)", "loop area", "pinch", "V_wet (V)", "V_dry (V)",
                              "periodic err", "periods"], rows))
+    if "loop_area_lower" in loops:
+        span = lambda name, k: (f"{float(loops[name + '_lower'][k]):.3g}.."  # noqa: E731
+                                f"{float(loops[name + '_upper'][k]):.3g}")
+        level = f"{confidence:.0%}"
+        click.echo(format_table(
+            ["f (Hz)", f"loop area {level}", f"V_wet {level} (V)", f"V_dry {level} (V)"],
+            [[f"{f:.4g}", span("loop_area", k), span("wetting_voltage", k),
+              span("drying_voltage", k)] for k, f in enumerate(loops["frequency"].values)]))
     if loops["beyond_static_limit"].any():
         click.echo(f"! above {loops.attrs['static_limit_frequency']:.3g} Hz "
                    f"({loops.attrs['static_limit_source']}) the static profile does not "

@@ -283,15 +283,9 @@ def profile_rows(
     if voltages is not None:
         model = VoltageModel.fit(profile, symmetric=symmetric, extrapolate=extrapolate)
         voltages = np.atleast_1d(np.asarray(voltages, dtype=float))
-        quartic = model.quartic is not None
 
         def transform(free_energy: np.ndarray) -> np.ndarray:
-            resampled = profile.copy()
-            resampled["free_energy"] = (profile["free_energy"].dims, free_energy)
-            refit = VoltageModel.fit(resampled.drop_vars(
-                [v for v in ("free_energy_replicates",) if v in resampled]),
-                symmetric=model.symmetric, quartic=quartic, extrapolate=True)
-            return refit.free_energy(voltages, warn=False)
+            return refit_model(profile, free_energy, model).free_energy(voltages, warn=False)
 
         return ProfileRows(grid, model.free_energy(voltages), model.diffusion_at(voltages),
                            voltages, "voltage", transform, None, model)
@@ -301,6 +295,30 @@ def profile_rows(
     return ProfileRows(grid, free_energy, np.atleast_2d(d), keys, "voltage",
                        lambda f: np.atleast_2d(f),
                        None if error is None else np.atleast_2d(error))
+
+
+def refit_model(profile: xr.Dataset, free_energy: np.ndarray, model):
+    """The voltage model refitted, with the same terms, to other free energies of a profile.
+
+    Parameters
+    ----------
+    profile : xarray.Dataset
+        The profile ``model`` was fitted to.
+    free_energy : ndarray
+        Free energies shaped like ``profile["free_energy"]`` (kT).
+    model : VoltageModel
+        The model whose terms (and extrapolation setting) are kept.
+
+    Returns
+    -------
+    VoltageModel
+    """
+    from nanopore.voltage_model import VoltageModel
+
+    resampled = profile.drop_vars([v for v in ("free_energy_replicates",) if v in profile])
+    resampled["free_energy"] = (profile["free_energy"].dims, free_energy)
+    return VoltageModel.fit(resampled, symmetric=model.symmetric,
+                            quartic=model.quartic is not None, extrapolate=True)
 
 
 def resampled_rows(
@@ -445,3 +463,104 @@ def rates_for_profile(
     if rows.model is not None:
         result.attrs.update(rows.model.summary_attrs())
     return result
+
+
+#: Loop quantities that get intervals, and whether they are positive (intervals in log space).
+LOOP_QUANTITIES = {"loop_area": True, "wetting_voltage": False, "drying_voltage": False}
+
+
+def loop_intervals(
+    profile: xr.Dataset,
+    model,
+    loops: xr.Dataset,
+    method: str = "master",
+    confidence: float = CONFIDENCE,
+    n_resamples: int = 100,
+    seed: int = 0,
+    correlation_length: float = CORRELATION_LENGTH,
+    progress: bool = False,
+    **loop_options,
+) -> xr.Dataset:
+    """Add intervals of loop areas and switching voltages to memristor loops.
+
+    Every resampled profile is refitted with the model's terms and driven with
+    the master equation; basic bootstrap intervals follow (in log space for the
+    area). For another kinetic model the intervals are applied as offsets (ratios
+    for the area) to its values.
+
+    Parameters
+    ----------
+    profile : xarray.Dataset
+        The profile the voltage model was fitted to.
+    model : VoltageModel
+        The fitted model.
+    loops : xarray.Dataset
+        Output of :func:`langevin.hysteresis.memristor_loops` for ``model``.
+    method : str, optional
+        The kinetic model of ``loops``.
+    confidence, n_resamples, seed, correlation_length : optional
+        See the module docstring.
+    progress : bool, optional
+        Progress bar over resamples.
+    **loop_options
+        Passed to :func:`langevin.hysteresis.memristor_loops` (amplitude,
+        frequencies, conductance, waveform, ...).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``loops`` with ``loop_area_lower``/``_upper``, ``wetting_voltage_lower``/
+        ``_upper``, ``drying_voltage_lower``/``_upper`` along ``frequency``.
+    """
+    from tqdm.auto import tqdm
+
+    from langevin.basins import BasinError
+    from langevin.hysteresis import memristor_loops
+
+    samples = resampled_free_energies(profile, n_resamples, seed, correlation_length)
+    reference = loops if method == "master" else memristor_loops(model, method="master",
+                                                                 **loop_options)
+    values = {name: [] for name in LOOP_QUANTITIES}
+    failed = 0
+    for sample in tqdm(samples, disable=not progress, desc="loop intervals"):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the estimate's run has shown them
+                result = memristor_loops(refit_model(profile, sample, model), method="master",
+                                         **loop_options)
+        except (BasinError, ValueError):
+            failed += 1
+            for name in values:
+                values[name].append(np.full(loops.sizes["frequency"], np.nan))
+            continue
+        for name in values:
+            values[name].append(np.asarray(result[name].values, dtype=float))
+    out = loops.copy()
+    for name, positive in LOOP_QUANTITIES.items():
+        hat = np.asarray(reference[name].values, dtype=float)
+        draws = np.array(values[name])
+        if positive:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_hat, log_draws = np.log(hat), np.log(draws)
+            log_draws[~np.isfinite(log_draws)] = np.nan
+            lower, upper = basic_interval(log_hat, log_draws, confidence)
+            reported = np.asarray(loops[name].values, dtype=float)
+            bounds = {"lower": reported * np.exp(lower - log_hat),
+                      "upper": reported * np.exp(upper - log_hat)}
+        else:
+            lower, upper = basic_interval(hat, draws, confidence)
+            shift = np.asarray(loops[name].values, dtype=float) - hat
+            # a switching voltage lies within the drive's range by definition
+            limit = float(loops.attrs.get("amplitude", np.inf))
+            bounds = {"lower": np.clip(lower + shift, -limit, limit),
+                      "upper": np.clip(upper + shift, -limit, limit)}
+        for side, data in bounds.items():
+            out[f"{name}_{side}"] = (("frequency",), data)
+            out[f"{name}_{side}"].attrs.update(
+                units=loops[name].attrs.get("units", "1"), confidence=float(confidence),
+                long_name=f"{side} bound of the {confidence:.0%} confidence interval of {name}")
+    out.attrs["confidence"] = float(confidence)
+    out.attrs["interval_method"] = (
+        f"basic bootstrap over {samples.shape[0]} resampled profiles (master equation; "
+        f"{failed} without two basins)")
+    return out

@@ -115,3 +115,28 @@ def test_rates_against_pressure_with_intervals(tmp_path):
         # Pressure favours the filled pore: wetting speeds up, drying slows down.
         assert np.all(np.diff(k_wet) > 0) and np.all(np.diff(k_dry) < 0)
         assert np.all(ds["k_wet_lower"].values < k_wet)
+
+
+def test_hysteresis_gives_intervals_on_loop_areas_and_switching_voltages(tmp_path):
+    from nanopore.synthetic import model_pore_profile
+
+    profile = model_pore_profile()
+    error = np.full(profile["free_energy"].shape, 0.3)
+    error[:, 0] = 0.0
+    profile["free_energy_error"] = (profile["free_energy"].dims, error)
+    path, out = tmp_path / "p.nc", tmp_path / "loops.nc"
+    save_profile(profile, path)
+    result = CliRunner().invoke(main, ["hysteresis", str(path), "-a", "0.5", "-f", "1e4",
+                                       "-f", "1e6", "--resamples", "15", "--confidence", "0.9",
+                                       "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "loop area 90%" in result.output
+    with xr.open_dataset(out, engine="h5netcdf") as ds:
+        assert ds.attrs["confidence"] == 0.9 and "15 resampled" in ds.attrs["interval_method"]
+        assert ds.attrs["voltage_model_terms"] == "1 + V^2"
+        for name in ("loop_area", "wetting_voltage", "drying_voltage"):
+            lower, value, upper = (ds[f"{name}_lower"].values, ds[name].values,
+                                   ds[f"{name}_upper"].values)
+            assert np.all(np.isfinite(lower)) and np.all(lower < upper), name
+            assert np.all(lower <= value) and np.all(value <= upper), name
+        assert np.all(ds["wetting_voltage_upper"] <= 0.5)  # within the drive's range
