@@ -209,11 +209,14 @@ def slurm(setup_file: str, out: Path | None, partition: str | None, account: str
               help="Override the setup's OpenMM platform.")
 @click.option("--figure", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Image of the density map with the fitted circle (.png/.pdf/.svg).")
+@click.option("--refit", is_flag=True,
+              help="Fit the density maps of the finished run in --out again (e.g. with another "
+                   "--exclude) instead of running MD.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def contact_angle(setup_file: str, out: Path | None, duration: float, equilibration: float,
                   waters: int, width: float, epsilon: float | None, frame_interval: float,
                   bin_width: float, blocks: int, exclude: float, seed: int | None,
-                  platform: str | None, figure: Path | None, progress: bool) -> None:
+                  platform: str | None, figure: Path | None, refit: bool, progress: bool) -> None:
     """Contact angle of the setup's wall: a cylindrical water droplet on a flat slab of it.
 
     Same lattice, lattice constant, thickness and wall-oxygen sigma/epsilon as the
@@ -224,6 +227,7 @@ def contact_angle(setup_file: str, out: Path | None, duration: float, equilibrat
     """
     from md_setups.contact_angle import (
         DropletSettings,
+        refit_contact_angle,
         run_contact_angle,
         summary_lines,
     )
@@ -235,12 +239,16 @@ def contact_angle(setup_file: str, out: Path | None, duration: float, equilibrat
             values = setup.to_dict()
             values["simulation"]["platform"] = platform
             setup = validate_setup(values, source=setup.source)
-        settings = DropletSettings(waters=waters, width=width, duration=duration,
-                                   equilibration=equilibration, frame_interval=frame_interval,
-                                   bin_width=bin_width, blocks=blocks, exclude=exclude,
-                                   epsilon=epsilon, seed=seed)
         directory = out if out is not None else Path.cwd() / f"nanopore_contact_angle_{setup.name}"
-        result = run_contact_angle(setup, directory, settings, figure=figure, progress=progress)
+        if refit:
+            result = refit_contact_angle(setup, directory, exclude, figure=figure)
+        else:
+            settings = DropletSettings(waters=waters, width=width, duration=duration,
+                                       equilibration=equilibration, frame_interval=frame_interval,
+                                       bin_width=bin_width, blocks=blocks, exclude=exclude,
+                                       epsilon=epsilon, seed=seed)
+            result = run_contact_angle(setup, directory, settings, figure=figure,
+                                       progress=progress)
     for line in summary_lines(result, setup):
         click.echo(line)
     click.echo(f"wrote {result.paths['json']} and {result.paths['nc'].name}"

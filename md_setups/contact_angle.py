@@ -541,18 +541,65 @@ def run_contact_angle(setup: Setup, out: str | os.PathLike, settings: DropletSet
     paths = {"pdb": out / "droplet.pdb", "nc": out / "contact_angle.nc",
              "json": out / "contact_angle.json"}
     write_maps(accumulator, info, paths["nc"], settings)
-    result = analyse_maps(accumulator.density(), [accumulator.density(b) for b in
-                                                  range(settings.blocks)],
-                          accumulator.x, accumulator.z, setup["wall"]["sigma"], settings.exclude)
-    theta_blocks, fit = result
-    result_info = finish(theta_blocks, fit, info, paths, setup, settings)
+    block_maps = [accumulator.density(b) for b in range(settings.blocks)]
+    return _fit_and_write(accumulator.density(), block_maps, accumulator.x, accumulator.z, info,
+                          paths, setup, settings, figure)
+
+
+def refit_contact_angle(setup: Setup, out: str | os.PathLike, exclude: float,
+                        figure: str | os.PathLike | None = None) -> ContactAngleResult:
+    """Fit the density maps of a finished run again, without running MD.
+
+    Parameters
+    ----------
+    setup : Setup
+        Gives the pore of the printed ``nanopore design`` command.
+    out : path-like
+        Directory of the run (holds ``contact_angle.nc``).
+    exclude : float
+        Contour points lower than this above the wall sites are not fitted (nm).
+    figure : path-like, optional
+        Image of the density map with the fitted circle.
+
+    Returns
+    -------
+    ContactAngleResult
+    """
+    import xarray as xr
+
+    out = Path(out)
+    paths = {"pdb": out / "droplet.pdb", "nc": out / "contact_angle.nc",
+             "json": out / "contact_angle.json"}
+    if not paths["nc"].exists():
+        raise FileNotFoundError(f"{paths['nc']} does not exist; run `nanopore md contact-angle "
+                                f"SETUP --out {out}` first")
+    with xr.open_dataset(paths["nc"], engine="h5netcdf") as stored:
+        ds = stored.load()
+    info = json.loads(ds.attrs["system"])
+    info["exclude_nm"] = exclude
+    settings = DropletSettings(waters=info["n_water"], duration=info["duration_ps"],
+                               equilibration=info["equilibration_ps"],
+                               frame_interval=info["frame_interval_ps"],
+                               bin_width=info["bin_width_nm"], blocks=info["blocks"],
+                               exclude=exclude, epsilon=info["wall_oxygen_epsilon_kj_mol"],
+                               seed=info["seed"])
+    setup = with_epsilon(setup, settings.epsilon)
+    return _fit_and_write(ds["density"].values, list(ds["block_density"].values), ds["x"].values,
+                          ds["z"].values, info, paths, setup, settings, figure)
+
+
+def _fit_and_write(density: np.ndarray, block_maps: list[np.ndarray], x: np.ndarray,
+                   z: np.ndarray, info: dict[str, Any], paths: dict[str, Path], setup: Setup,
+                   settings: DropletSettings,
+                   figure: str | os.PathLike | None) -> ContactAngleResult:
+    block_theta, fit = analyse_maps(density, block_maps, x, z, info["wall_oxygen_sigma_nm"],
+                                    settings.exclude)
+    result = finish(block_theta, fit, info, paths, setup, settings)
     if figure is not None:
-        paths["figure"] = plot_density(accumulator.density(), accumulator.x, accumulator.z, fit,
-                                       float(result_info["theta_deg"]),
-                                       float(result_info["theta_error_deg"]),
-                                       settings.exclude, figure)
-    return ContactAngleResult(float(result_info["theta_deg"]), float(result_info["theta_error_deg"]),
-                              theta_blocks, fit, paths, result_info)
+        paths["figure"] = plot_density(density, x, z, fit, float(result["theta_deg"]),
+                                       float(result["theta_error_deg"]), settings.exclude, figure)
+    return ContactAngleResult(float(result["theta_deg"]), float(result["theta_error_deg"]),
+                              block_theta, fit, paths, result)
 
 
 def analyse_maps(density: np.ndarray, block_maps: list[np.ndarray], x: np.ndarray,
@@ -619,12 +666,14 @@ def finish(block_theta: np.ndarray, fit: CircleFit, info: dict[str, Any], paths:
                                                         "setup": setup.to_dict()})
     with xr.open_dataset(paths["nc"], engine="h5netcdf") as stored:
         ds = stored.load()
+    ds = ds.drop_vars(["block_theta", "contour_x", "contour_z"], errors="ignore")
     ds["block_theta"] = ("block", block_theta)
     ds["contour_x"] = ("point", fit.points[:, 0])
     ds["contour_z"] = ("point", fit.points[:, 1])
     annotate(ds, {"block_theta": ("degree", "contact angle of each block"),
                   "contour_x": ("nm", "iso-density contour point, x"),
                   "contour_z": ("nm", "iso-density contour point, z")})
+    ds.attrs["system"] = json.dumps(info)
     for key in ("theta_deg", "theta_error_deg", "circle_center_x_nm", "circle_center_z_nm",
                 "circle_radius_nm", "base_plane_z_nm", "liquid_density_per_nm3",
                 "contour_level_per_nm3"):

@@ -174,7 +174,7 @@ def test_more_attractive_wall_gives_a_smaller_angle(tmp_path):
 
     The droplet starts as a half cylinder (90 degrees) and relaxes from there: towards
     180 degrees on the weak wall, spreading on the strong one. Measured on this system
-    (200 TIP3P waters, 30 ps after 30 ps of equilibration, seeds 2-5) the weak wall gave
+    (200 TIP3P waters, 30 ps after 30 ps of equilibration, seeds 2-4) the weak wall gave
     124-152 degrees and the strong one 35-48, a gap of at least 76 degrees against block
     errors of 0.5-12; see docs/concepts/contact_angle.md. About a minute of CPU time.
     """
@@ -207,6 +207,14 @@ def test_more_attractive_wall_gives_a_smaller_angle(tmp_path):
         assert ds["density"].attrs["units"] == "1/nm^3"
         assert ds.attrs["theta_deg"] == pytest.approx(strong)
         assert ds.sizes["block"] == 3
+
+    # the saved maps fitted again with another exclusion height, without MD
+    refit = CliRunner().invoke(main, ["md", "contact-angle", str(path), "--refit", "--out",
+                                      str(tmp_path / "strong"), "--exclude", "0.8"])
+    assert refit.exit_code == 0, refit.output
+    again = json.loads((tmp_path / "strong" / "contact_angle.json").read_text())
+    assert again["exclude_nm"] == 0.8 and again["n_water"] == 200
+    assert again["theta_deg"] == pytest.approx(strong, abs=15.0)
 
     for theta in (weak.theta, strong):
         assert 20.0 < theta < 180.0
