@@ -109,6 +109,12 @@ def well_partition_function(
             )
         return math.sqrt(2.0 * math.pi / curvature)
     rise = slope if minimum == 0 else -slope  # slope away from the wall
+    if rise < 0 and (curvature <= 0 or -rise / math.sqrt(curvature) > 1.0):
+        raise KramersError(
+            f"the minimum at the grid end ({where}) does not rise away from the wall (fitted "
+            f"slope {rise:.3g} kT per molecule into the grid): the well lies inside or beyond "
+            "the grid; use --method exact"
+        )
     if curvature > 0:
         scale = math.sqrt(2.0 * curvature)
         return float(math.sqrt(math.pi / (2.0 * curvature)) * erfcx(rise / scale))

@@ -9,7 +9,7 @@ from langevin.fokker_planck import (
     generator_matrix,
     mfpt_fokker_planck,
 )
-from langevin.kramers import kramers_rate
+from langevin.kramers import KramersError, kramers_rate
 from langevin.mfpt import log_mfpt, mean_first_passage_time
 from nanopore.synthetic import quartic_double_well
 
@@ -75,6 +75,54 @@ def test_kramers_agrees_with_exact_above_5kT(height):
     assert k_kramers == pytest.approx(k_exact, rel=1.5 / height)
 
 
+@pytest.mark.parametrize("height", [8.0, 12.0])
+def test_kramers_with_position_dependent_diffusion(height):
+    # D rises sixfold from well to well: Kramers takes D at the top
+    n = np.linspace(-3.0, 13.0, 1601)
+    f = quartic_double_well(n, 2.0, 8.0, height)
+    d = 0.1 * np.exp(0.3 * (n + 3.0))
+    basins = find_basins(n, f)
+    k_exact = 1.0 / mean_first_passage_time(n, f, d, n[basins.dry], n[basins.wet])
+    k_kramers = kramers_rate(n, f, d, basins.dry, basins.barrier, half_width=0.3)
+    assert k_kramers == pytest.approx(k_exact, rel=1.0 / height)
+    # D at the dry minimum instead of the top would be off by a factor 2.5
+    assert abs(k_kramers * d[basins.dry] / d[basins.barrier] / k_exact - 1) > 3.0 / height
+    k_back = kramers_rate(n, f, d, basins.wet, basins.barrier, half_width=0.3)
+    assert k_back == pytest.approx(1.0 / mean_first_passage_time(n, f, d, n[basins.wet],
+                                                                 n[basins.dry]), rel=1.0 / height)
+
+
+@pytest.mark.parametrize("cut", [2.0, 2.6])
+def test_kramers_with_the_minimum_at_the_grid_end(cut):
+    # cut at the dry minimum (half a harmonic well) or beyond it (the well rises with a
+    # slope from the wall): a finite rate that agrees with the exact one, never NaN
+    n = np.linspace(cut, 13.0, 1101)
+    f = quartic_double_well(n, 2.0, 8.0, 12.0)
+    d = 0.2 + 0.05 * n
+    barrier = int(np.argmax(np.where(n < 8.0, f, -np.inf)))
+    k_exact = 1.0 / mean_first_passage_time(n, f, d, n[0], 8.0)
+    k_kramers = kramers_rate(n, f, d, 0, barrier, half_width=0.3)
+    assert np.isfinite(k_kramers)
+    assert k_kramers == pytest.approx(k_exact, rel=0.12)
+
+
+def test_kramers_says_why_it_cannot_apply():
+    n = np.linspace(-3.0, 13.0, 801)
+    low = quartic_double_well(n, 2.0, 8.0, 3.0)
+    basins = find_basins(n, low)
+    with pytest.raises(KramersError, match="below the 5 kT"):
+        kramers_rate(n, low, np.ones_like(n), basins.dry, basins.barrier)
+    # a rough top: a 2 kT notch of 0.4 molecules where the barrier should be
+    rough = quartic_double_well(n, 2.0, 8.0, 10.0)
+    top = int(np.argmax(np.where((n > 3) & (n < 7), rough, -np.inf)))
+    rough[top - 10:top + 11] -= 2.0 * np.cos(np.linspace(-np.pi / 2, np.pi / 2, 21)) ** 2
+    with pytest.raises(KramersError, match="not a parabolic maximum"):
+        kramers_rate(n, rough, np.ones_like(n), int(np.argmin(abs(n - 2))), top, half_width=0.2)
+    # a grid-end "minimum" that falls away from the wall is no well
+    m = n[n > 2.5]
+    falling = -0.5 * m + 10.0 * np.exp(-((m - 6.0) ** 2))
+    with pytest.raises(KramersError, match="does not rise away from the wall"):
+        kramers_rate(m, falling, np.ones(m.size), 0, int(np.argmin(abs(m - 6.0))))
 def test_basins_found_and_overridable(double_well):
     n, f, _ = double_well
     basins = find_basins(n, f)
