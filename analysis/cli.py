@@ -13,8 +13,10 @@ import click
 import numpy as np
 
 from analysis.errors import AnalysisError
+from nanopore.cli_types import VOLTAGE, NumberRange
 from nanopore.cv import CVError, PoreCV
 from nanopore.profile import ProfileError, save_profile, write_dataset
+from nanopore.safe_io import OutputError, probe_writable, refuse_overwriting_inputs
 from nanopore.windows import WindowError, WindowFile
 
 
@@ -25,8 +27,8 @@ def _friendly_errors(func):
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except (WindowError, AnalysisError, CVError, ProfileError, FileNotFoundError,
-                ValueError) as exc:
+        except (WindowError, AnalysisError, CVError, ProfileError, OutputError,
+                FileNotFoundError, ValueError, RuntimeError) as exc:
             raise click.ClickException(str(exc)) from None
 
     return wrapper
@@ -53,12 +55,19 @@ def _table(header: list[str], rows: list[list[object]]) -> str:
 @click.option("--bin-width", type=float, help="Grid spacing (molecules); default: a third of "
               "the median window spread.")
 @click.option("--bins", type=int, help="Number of grid bins instead of --bin-width.")
-@click.option("--bootstrap", "n_bootstrap", default=50, show_default=True,
-              help="Bootstrap replicates for the error (0: none).")
+@click.option("--range", "n_range", type=NumberRange(), default=None,
+              help="Grid from LO to HI (molecules), inside the range sampled at every voltage; "
+              "default: all of that range.")
+@click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=0), default=None,
+              help="Bootstrap replicates for the error. Default: 50 for wham and ui; 0 for "
+              "mbar, whose error is then MBAR's analytic one (bootstrap replicates of mbar run "
+              "in parallel, see --jobs).")
+@click.option("--jobs", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Threads of the mbar bootstrap (0: one per CPU core).")
 @click.option("--seed", default=0, show_default=True, help="Random seed of the bootstrap.")
 @click.option("--temperature", type=float, help="Temperature (K) of text inputs that lack one.")
-@click.option("--voltage", type=float, help="Voltage (V) of text inputs that lack one "
-              "(default 0); window files carry their own.")
+@click.option("--voltage", type=VOLTAGE, help="Voltage of text inputs that lack one, in V "
+              "or with a unit (0.5, 500mV; default 0); window files carry their own.")
 @click.option("--column", help="COLVAR column holding N.")
 @click.option("--bias-column", help="COLVAR column of the harmonic restraint energy (kJ/mol), "
               "for COLVAR files given directly; default: the one '*.bias' column.")
@@ -70,15 +79,22 @@ def _table(header: list[str], rows: list[list[object]]) -> str:
               help="Trim grid ends to bins with at least this many samples.")
 @click.option("--no-equilibration", is_flag=True, help="Keep every sample (no equilibration "
               "detection).")
+@click.option("--max-offset", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Refuse windows whose mean sits more than this many standard deviations "
+              "from their restraint centre ('inf' accepts any) [default: 6].")
+@click.option("--cv-name", help="Name of the collective variable [default: from the inputs, "
+              "else water molecules in the pore].")
+@click.option("--cv-units", help="Units of the collective variable [default: from the inputs, "
+              "else molecules].")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Figure to write (.png/.pdf): "
               "profiles with error bands, D(N), window histograms, overlap.")
 @click.option("--progress/--no-progress", default=False, help="Progress bars.")
 @click.option("--keep-replicates", is_flag=True, help="Keep the bootstrap replicate profiles "
               "(free_energy_replicates) for confidence intervals of rates and loops.")
 @_friendly_errors
-def fes(inputs, output, method, fes_type, samples, bin_width, bins, n_bootstrap, seed, temperature,
-        voltage, column, bias_column, min_effective, min_overlap, min_count, no_equilibration, plot,
-        progress, keep_replicates):
+def fes(inputs, output, method, fes_type, samples, bin_width, bins, n_range, n_bootstrap, jobs,
+        seed, temperature, voltage, column, bias_column, min_effective, min_overlap, min_count,
+        no_equilibration, max_offset, cv_name, cv_units, plot, progress, keep_replicates):
     """Free-energy profile Omega(N) (kT) and diffusion D(N) (molecules^2/ps) from windows.
 
     INPUT: a directory of window files (*.h5), window files, a WHAM-style metadata
@@ -86,11 +102,15 @@ def fes(inputs, output, method, fes_type, samples, bin_width, bins, n_bootstrap,
     kJ/mol/molecule^2 with 0.5 k (N - N_k)^2, K, V; each path a 'time(ps) N' series
     or a COLVAR file) or PLUMED COLVAR files with a restraint bias column. Windows
     at several voltages give one profile per voltage on one grid. Omega = 0 at the
-    dry (lowest-N) minimum of each voltage.
+    dry (lowest-N) minimum of each voltage. Unfinished windows are named; windows
+    whose samples sit far from their restraint centre are refused.
     """
     from analysis.fes import compute_profile
     from analysis.readers import load_windows
 
+    refuse_overwriting_inputs({"-o": output, "--plot": plot}, inputs)
+    probe_writable(output, "-o")
+    probe_writable(plot, "--plot")
     windows = load_windows(list(inputs), temperature=temperature, voltage=voltage, column=column,
                            bias_column=bias_column)
     with warnings.catch_warnings(record=True) as caught:
@@ -101,7 +121,9 @@ def fes(inputs, output, method, fes_type, samples, bin_width, bins, n_bootstrap,
             keep_replicates=keep_replicates,
             min_overlap=min_overlap, min_count=min_count,
             detect_equilibration=not no_equilibration, progress=progress,
-            inputs=[str(p) for p in inputs])
+            inputs=[str(p) for p in inputs], n_range=n_range, cv_name=cv_name,
+            cv_units=cv_units, jobs=jobs,
+            **({} if max_offset is None else {"max_offset": max_offset}))
     shown = {str(w.message) for w in caught if issubclass(w.category, UserWarning)}
     for note in result.warnings:
         click.echo(f"warning: {note}", err=True)
@@ -126,7 +148,10 @@ def fes(inputs, output, method, fes_type, samples, bin_width, bins, n_bootstrap,
     click.echo(_table(["V (V)", "windows", "N_dry", "max Omega (kT)", "max error (kT)",
                        "halves differ (kT)"], summary))
     save_profile(result.profile, output)
-    click.echo(f"wrote {output} ({method}, {n.size} grid points from N = {n[0]:.3g} to {n[-1]:.3g})")
+    units = result.profile["n"].attrs.get("units", "molecules")
+    click.echo(f"wrote {output} ({method}, {result.profile.attrs['errors']} errors, "
+               f"{n.size} grid points of {result.profile.attrs['cv_name']} from {n[0]:.4g} to "
+               f"{n[-1]:.4g} {units})")
     if plot:
         from analysis.plots import plot_fes
 

@@ -7,7 +7,9 @@ For every voltage (each voltage is its own set of windows and its own profile):
    (``wham`` by default; ``mbar`` or ``ui``);
 3. pin the gauge: Omega = 0 at the dry minimum, the lowest-N basin minimum of
    the profile (:mod:`analysis.gauge`);
-4. bootstrap the decorrelated samples for the standard error;
+4. the standard error: bootstrap replicates of the decorrelated samples (WHAM draws
+   them as multinomial histograms, MBAR on threads), or MBAR's analytic error,
+   MBAR's default;
 5. compute the overlap matrix and report poorly connected neighbours and windows
    with too few effective samples by name; compare the first and second halves;
 6. estimate D(N) per window by Hummer's method and interpolate it onto the grid.
@@ -19,7 +21,9 @@ decorrelated subsample, so the error is that of the effectively independent
 data. Windows are weighted by their sample counts, as in pymbar's and
 Grossfield's defaults.
 
-The grid spans the N range sampled at every voltage, trimmed at the ends to bins
+Windows whose mean sits many standard deviations from their restraint centre
+are refused, and unfinished windows are named. The grid spans the N range
+sampled at every voltage (or the range asked for), trimmed at the ends to bins
 with at least ``min_count`` samples; a bin inside it without samples is an
 error (the windows leave a gap there).
 """
@@ -45,12 +49,22 @@ from analysis.estimator import METHODS, FreeEnergyEstimate, bin_centers, make_es
 from analysis.gauge import apply_gauge, dry_minimum_index
 from analysis.overlap import overlap_matrix, poor_neighbours
 from analysis.readers import group_by_voltage
+from analysis.resampling import (
+    histogram_bootstrap_profiles,
+    parallel_bootstrap_profiles,
+)
 from nanopore.profile import make_profile
 from nanopore.provenance import annotate
 from nanopore.windows import Window
 
 #: samples each estimator uses by default: "equilibrated" (all) or "independent"
 DEFAULT_SAMPLES = {"wham": "equilibrated", "ui": "equilibrated", "mbar": "independent"}
+#: bootstrap replicates by default; 0 for mbar, whose error is analytic
+DEFAULT_BOOTSTRAP = {"wham": 50, "ui": 50, "mbar": 0}
+#: largest accepted distance of a window's mean from its centre (standard deviations)
+MAX_OFFSET = 6.0
+#: the collective variable when the windows do not name theirs
+DEFAULT_CV = ("number of water molecules in the pore", "molecules")
 
 
 @dataclass
@@ -137,6 +151,7 @@ def profile_edges(
     bin_width: float | None = None,
     bins: int | None = None,
     min_count: int = 10,
+    n_range: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """Bin edges of a grid common to several voltages.
 
@@ -151,6 +166,9 @@ def profile_edges(
         Number of bins over the common range before trimming.
     min_count : int, optional
         End bins with fewer samples than this at any voltage are trimmed.
+    n_range : (float, float), optional
+        Lowest and highest N of the grid (molecules); it must lie inside the range
+        sampled at every voltage. Default: that whole range.
 
     Returns
     -------
@@ -170,6 +188,16 @@ def profile_edges(
             f"the voltages sample no common N range (lowest maxima {high:g}, highest minima "
             f"{low:g} molecules); a profile dataset needs one grid: analyse voltages separately"
         )
+    if n_range is not None:
+        lo, hi = (float(v) for v in n_range)
+        if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
+            raise AnalysisError(f"the grid range {lo:g},{hi:g} is empty; give LO,HI with LO < HI")
+        if lo < low - 1e-9 or hi > high + 1e-9:
+            raise AnalysisError(
+                f"the grid range {lo:g} to {hi:g} reaches beyond the N sampled at every voltage "
+                f"({low:.4g} to {high:.4g}); choose a range inside it or add windows there"
+            )
+        low, high = lo, hi
     if bins is not None:
         if bins < 3:
             raise AnalysisError(f"need at least 3 bins, got {bins}")
@@ -223,6 +251,7 @@ def analyse_voltage(
     check_convergence: bool = True,
     progress: bool = False,
     estimator_options: dict[str, Any] | None = None,
+    jobs: int = 0,
 ) -> tuple[VoltageAnalysis, list[str]]:
     """Profile, error, diagnostics and diffusion of one voltage's windows.
 
@@ -237,7 +266,7 @@ def analyse_voltage(
     samples : {"equilibrated", "independent"}
         Samples for the estimate.
     n_bootstrap : int
-        Bootstrap replicates (0: no error).
+        Bootstrap replicates; 0: MBAR's analytic error for ``mbar``, no error otherwise.
     rng : numpy.random.Generator
         Random source of the bootstrap.
     fes_type : str, optional
@@ -252,6 +281,8 @@ def analyse_voltage(
         Progress bars.
     estimator_options : dict, optional
         Passed to the estimator.
+    jobs : int, optional
+        Threads for the MBAR bootstrap (0: one per CPU core).
 
     Returns
     -------
@@ -279,7 +310,15 @@ def analyse_voltage(
     if n_bootstrap > 0:
         if hasattr(estimator, "warm_start"):
             estimator.warm_start(estimate.window_free_energies)
-        replicates = bootstrap_profiles(estimator, independent, n_bootstrap, rng, progress=progress)
+        if method == "wham":
+            replicates = histogram_bootstrap_profiles(estimator, independent, n_bootstrap, rng,
+                                                      initial=estimate.window_free_energies)
+        elif method == "mbar":
+            replicates = parallel_bootstrap_profiles(estimator, independent, n_bootstrap, rng,
+                                                     jobs=jobs, progress=progress)
+        else:
+            replicates = bootstrap_profiles(estimator, independent, n_bootstrap, rng,
+                                            progress=progress)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             error = bootstrap_error(replicates, gauge)
@@ -292,6 +331,8 @@ def analyse_voltage(
             error[missing] = fill
             notes.append(f"{voltage:g} V: bootstrap replicates left {int(missing.sum())} grid "
                          f"point(s) empty; their error is set to the largest, {fill:.3g} kT")
+    elif hasattr(estimator, "analytic_error"):
+        error = estimator.analytic_error(gauge)
     matrix = overlap_matrix(independent)
     poor = poor_neighbours(independent, matrix, min_overlap)
     if poor:
@@ -333,7 +374,7 @@ def compute_profile(
     bins: int | None = None,
     bin_width: float | None = None,
     samples: str | None = None,
-    n_bootstrap: int = 50,
+    n_bootstrap: int | None = None,
     seed: int | np.random.Generator = 0,
     fes_type: str = "histogram",
     min_effective: float = 50.0,
@@ -345,6 +386,11 @@ def compute_profile(
     inputs: Sequence[str] | None = None,
     keep_replicates: bool = False,
     estimator_options: dict[str, Any] | None = None,
+    n_range: tuple[float, float] | None = None,
+    max_offset: float = MAX_OFFSET,
+    cv_name: str | None = None,
+    cv_units: str | None = None,
+    jobs: int = 0,
 ) -> FESResult:
     """Profile dataset from restrained windows, one profile per voltage.
 
@@ -361,7 +407,9 @@ def compute_profile(
     samples : {"equilibrated", "independent"}, optional
         Samples for the estimate; default per method (see the module docstring).
     n_bootstrap : int, optional
-        Bootstrap replicates for the error (0: none).
+        Bootstrap replicates for the error. Default: 50 for ``wham`` and ``ui``; 0
+        for ``mbar``, whose error is then MBAR's analytic one. 0 for ``wham`` and
+        ``ui``: no error.
     seed : int or numpy.random.Generator, optional
         Random seed of the bootstrap.
     fes_type : {"histogram", "kde", "spline"}, optional
@@ -386,6 +434,20 @@ def compute_profile(
         confidence intervals of the kinetics.
     estimator_options : dict, optional
         Passed to the estimator (e.g. ``{"oversample": 16}`` for WHAM).
+    n_range : (float, float), optional
+        Lowest and highest N of the grid (molecules); default: the range sampled
+        at every voltage.
+    max_offset : float, optional
+        A window whose equilibrated mean sits more than this many of its standard
+        deviations from its restraint centre is an error (the restraint did not
+        hold it: a spring constant in other units, an unreachable target, a
+        periodic CV); ``inf`` accepts any.
+    cv_name, cv_units : str, optional
+        Name and units of the collective variable; default: from the windows
+        (their ``cv_name`` and ``cv_units`` metadata or COLVAR column), else water
+        molecules in the pore.
+    jobs : int, optional
+        Threads of the MBAR bootstrap (0: one per CPU core).
 
     Returns
     -------
@@ -399,30 +461,122 @@ def compute_profile(
     samples = samples or DEFAULT_SAMPLES[method]
     if samples not in ("equilibrated", "independent"):
         raise AnalysisError(f"samples must be 'equilibrated' or 'independent', not {samples!r}")
+    n_bootstrap = DEFAULT_BOOTSTRAP[method] if n_bootstrap is None else int(n_bootstrap)
+    if n_bootstrap < 0:
+        raise AnalysisError(f"the number of bootstrap replicates must be 0 or more, got {n_bootstrap}")
     rng = np.random.default_rng(seed)
     groups = group_by_voltage(windows)
     decorrelated = {v: decorrelate_all(ws, detect=detect_equilibration, progress=progress)
                     for v, ws in groups.items()}
+    check_offsets([w for members in decorrelated.values() for w in members], max_offset)
+    notes = unfinished_notes(groups)
     datasets = [UmbrellaData.from_windows(d, which=samples) for d in decorrelated.values()]
-    edges = profile_edges(datasets, bin_width=bin_width, bins=bins, min_count=min_count)
-    analyses, notes = [], []
+    edges = profile_edges(datasets, bin_width=bin_width, bins=bins, min_count=min_count,
+                          n_range=n_range)
+    if n_range is not None and (edges[0] > n_range[0] + 1e-6 or edges[-1] < n_range[1] - 1e-6):
+        notes.append(f"the grid covers N = {edges[0]:.4g} to {edges[-1]:.4g}, inside the range "
+                     f"asked for: the end bins had fewer than {min_count} samples (--min-count)")
+    analyses = []
     for members in decorrelated.values():
         analysis, found = analyse_voltage(
             members, edges, method, samples, n_bootstrap, rng, fes_type=fes_type,
             min_effective=min_effective, min_overlap=min_overlap,
             check_convergence=check_convergence, progress=progress,
-            estimator_options=estimator_options)
+            estimator_options=estimator_options, jobs=jobs)
         analyses.append(analysis)
         notes.extend(found)
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=2)
+    name, units = collective_variable(windows, cv_name, cv_units)
+    unfinished = [w.source or f"N_k = {w.center:g}" for w in windows if not w.complete]
     profile = _dataset(analyses, edges, method, samples, n_bootstrap, fes_type, inputs,
                        {"min_effective": min_effective, "min_overlap": min_overlap,
                         "min_count": min_count, "detect_equilibration": detect_equilibration,
-                        "seed": seed if isinstance(seed, int) else "generator"})
+                        "seed": seed if isinstance(seed, int) else "generator",
+                        "n_range": list(n_range) if n_range is not None else "sampled",
+                        "max_offset": float(max_offset),
+                        "errors": "bootstrap" if n_bootstrap > 0 else
+                        ("analytic" if method == "mbar" else "none")})
+    profile["n"].attrs.update(long_name=name, units=units)
+    profile.attrs.update(cv_name=name, cv_units=units)
+    profile.attrs["errors"] = (f"bootstrap ({n_bootstrap} replicates)" if n_bootstrap > 0 else
+                               "analytic (MBAR)" if method == "mbar" else "none")
+    if unfinished:
+        profile.attrs["unfinished_windows"] = unfinished
     if keep_replicates:
         store_replicates(profile, analyses)
     return FESResult(profile, edges, analyses, notes)
+
+
+def check_offsets(windows: Sequence[DecorrelatedWindow], max_offset: float = MAX_OFFSET) -> None:
+    """Refuse windows whose mean N sits far from their restraint centre.
+
+    Parameters
+    ----------
+    windows : sequence of DecorrelatedWindow
+    max_offset : float
+        Largest accepted |mean - centre| in standard deviations of the window's
+        equilibrated samples.
+
+    Raises
+    ------
+    AnalysisError
+        Naming the windows (at most three) and the likely causes.
+    """
+    if not max_offset < np.inf:
+        return
+    far = []
+    for item in windows:
+        samples = item.equilibrated
+        mean, spread = float(np.mean(samples)), float(np.std(samples))
+        offset = abs(mean - item.window.center)
+        z = offset / spread if spread > 0 else (np.inf if offset > 0 else 0.0)
+        if z > max_offset:
+            far.append(f"{item.name} (N_k = {item.window.center:g}, mean {mean:.4g}, "
+                       f"{'spread 0' if spread == 0 else f'{z:.0f} standard deviations away'})")
+    if far:
+        shown = "; ".join(far[:3]) + (f" and {len(far) - 3} more" if len(far) > 3 else "")
+        raise AnalysisError(
+            f"{len(far)} window(s) sit far from their restraint centre: {shown}. The restraint "
+            "did not hold them: check the spring constant's units (kJ/mol/molecule^2, restraint "
+            "0.5 kappa (N - N_k)^2), targets the system cannot reach, or a periodic CV; "
+            f"--max-offset (now {max_offset:g}) accepts such windows"
+        )
+
+
+def unfinished_notes(groups: dict[float, list[Window]]) -> list[str]:
+    """Notes naming windows whose runs did not finish (their samples are still used)."""
+    notes = []
+    for voltage, members in groups.items():
+        unfinished = [w.source or f"N_k = {w.center:g}" for w in members if not w.complete]
+        if unfinished:
+            notes.append(f"{voltage:g} V: {len(unfinished)} unfinished window(s), whose runs did "
+                         f"not complete, are included: {'; '.join(unfinished)}; finish them "
+                         "(`nanopore md run` resumes them) or leave them out")
+    return notes
+
+
+def collective_variable(windows: Sequence[Window], name: str | None = None,
+                        units: str | None = None) -> tuple[str, str]:
+    """Name and units of the windows' collective variable.
+
+    Parameters
+    ----------
+    windows : sequence of Window
+    name, units : str, optional
+        Given by the user; they win.
+
+    Returns
+    -------
+    (str, str)
+        From the windows' ``cv_name``/``cv_units`` metadata, or a COLVAR column
+        name, else "number of water molecules in the pore" and "molecules".
+    """
+    names = {str(w.metadata.get("cv_name") or w.metadata.get("column") or "") for w in windows}
+    unit_set = {str(w.metadata.get("cv_units") or "") for w in windows}
+    found_name = names.pop() if len(names) == 1 else ""
+    found_units = unit_set.pop() if len(unit_set) == 1 else ""
+    return (name or found_name or DEFAULT_CV[0], units or found_units or DEFAULT_CV[1])
 
 
 def _dataset(analyses: list[VoltageAnalysis], edges: np.ndarray, method: str, samples: str,
