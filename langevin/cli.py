@@ -165,8 +165,8 @@ def rates(profile_path, method, voltages, dry, wet, barrier, trajectories, seed,
         write_dataset(result, output)
         click.echo(f"wrote {output}")
     if plot:
-        if "voltage" not in result.dims:
-            raise click.ClickException("--plot needs rates at several voltages (not --pressures)")
+        if key not in result.dims:
+            raise click.ClickException("--plot needs rates at several voltages or pressures")
         from langevin.plots import plot_rates
 
         plot_rates(result, plot)
@@ -261,6 +261,12 @@ def hysteresis(profile_path, amplitude, frequencies, model, g_wet, g_dry, conduc
                 loops["beyond_static_limit"].values)]
     click.echo(format_table(["f (Hz)", "loop area", "pinch", "V_wet (V)", "V_dry (V)",
                              "periodic err", "periods"], rows))
+    from nanopore.electrodrying import add_crossing_voltages
+
+    loops = add_crossing_voltages(loops)
+    click.echo("V_cross (V), where the conductance branches of rising and falling V cross (0 for a "
+               "mirror-symmetric pore), per frequency: " + ", ".join(
+                   f"{v:+.3g}" if np.isfinite(v) else "none" for v in loops["crossing_voltage"].values))
     if "loop_area_lower" in loops:
         span = lambda name, k: (f"{float(loops[name + '_lower'][k]):.3g}.."  # noqa: E731
                                 f"{float(loops[name + '_upper'][k]):.3g}")

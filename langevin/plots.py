@@ -54,6 +54,11 @@ def plot_loops(loops: xr.Dataset, path: str | Path) -> Path:
     ax_iv.set_title("I-V loops")
     ax_iv.legend(fontsize=8, frameon=False)
     ax_area.semilogx(freqs, loops["loop_area"], "o-", color="k")
+    if "loop_area_lower" in loops:  # confidence band (langevin.uncertainty)
+        ax_area.fill_between(freqs, loops["loop_area_lower"], loops["loop_area_upper"],
+                             color="k", alpha=0.15, lw=0,
+                             label=f"{loops.attrs.get('confidence', float('nan')):.0%} interval")
+        ax_area.legend(fontsize=8, frameon=False)
     limit = loops.attrs.get("static_limit_frequency")
     if limit is not None and np.isfinite(limit) and freqs.max() > limit:
         # beyond the static profile's validity (langevin.validity): shaded, not trusted
@@ -81,7 +86,8 @@ def plot_rates(rates: xr.Dataset, path: str | Path) -> Path:
     Parameters
     ----------
     rates : xarray.Dataset
-        Output of :func:`langevin.rates.rates_dataset` with a ``voltage`` dimension.
+        Output of :func:`langevin.rates.rates_dataset` with a ``voltage`` (or
+        ``pressure``) dimension; ``k_wet_lower`` ... ``k_dry_upper`` are drawn as bands.
     path : str or Path
         Image file to write.
 
@@ -91,15 +97,20 @@ def plot_rates(rates: xr.Dataset, path: str | Path) -> Path:
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 4), constrained_layout=True)
-    v = rates["voltage"].values
+    key = "voltage" if "voltage" in rates.dims else "pressure"
+    v = rates[key].values
     for name, colour, label in (("k_wet", "tab:blue", "wetting"), ("k_dry", "tab:red", "drying")):
         error = rates.get(f"{name}_error")
         if error is not None:
             ax.errorbar(v, rates[name], yerr=error, fmt="o", color=colour, label=label)
         else:
             ax.plot(v, rates[name], "o-", color=colour, label=label, ms=3)
+        if f"{name}_lower" in rates:  # confidence band (langevin.uncertainty)
+            ax.fill_between(v, rates[f"{name}_lower"], rates[f"{name}_upper"], color=colour,
+                            alpha=0.2, lw=0,
+                            label=f"{rates.attrs.get('confidence', float('nan')):.0%} interval")
     ax.set_yscale("log")
-    ax.set_xlabel("voltage (V)")
+    ax.set_xlabel("voltage (V)" if key == "voltage" else "pressure (MPa)")
     ax.set_ylabel("rate (1/s)")
     ax.legend(frameon=False)
     path = Path(path)

@@ -106,9 +106,11 @@ def test_rates_against_pressure_with_intervals(tmp_path):
     save_profile(make_profile(N, TRUTH, 1.0, 300.0, free_energy_error=error), path)
     out = tmp_path / "rp.nc"
     result = CliRunner().invoke(main, ["rates", str(path), "--pressures", "0,20,40",
-                                       "--dry", "2", "--wet", "8", "-o", str(out)])
+                                       "--dry", "2", "--wet", "8", "-o", str(out),
+                                       "--plot", str(tmp_path / "rates.png")])
     assert result.exit_code == 0, result.output
     assert "P (MPa)" in result.output
+    assert (tmp_path / "rates.png").stat().st_size > 10_000  # rates with their bands
     with xr.open_dataset(out, engine="h5netcdf") as ds:
         assert ds["pressure"].attrs["units"] == "MPa"
         k_wet, k_dry = ds["k_wet"].values, ds["k_dry"].values
