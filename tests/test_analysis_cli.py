@@ -76,7 +76,17 @@ def test_fes_from_window_directory_with_ui(tmp_path):
     with xr.open_dataset(out, engine="h5netcdf") as ds:
         assert ds["free_energy"].dims == ("n",)
         assert np.allclose(np.diff(ds["n"].values), 0.25)
-        assert "windows" in ds.attrs["gauge"] or ds.attrs["producer"].startswith("analysis.fes")
+        assert ds.attrs["producer"].startswith("analysis.fes (method=ui")
+        assert "dry minimum" in ds.attrs["gauge"]
+        n, f, error = ds["n"].values, ds["free_energy"].values, ds["free_energy_error"].values
+    # The values: the known profile, in the same gauge, within the bootstrap error.
+    gauge = int(np.argmin(np.abs(f)))
+    assert abs(n[gauge] - 2.0) < 0.5  # the dry minimum of PROFILE
+    true = PROFILE(n) - PROFILE(n[gauge])
+    inner = (n > 1) & (n < 9)
+    assert error[gauge] == 0 and np.all(error[inner & (n != n[gauge])] > 0)
+    assert np.all(np.abs(f[inner] - true[inner]) < 4.5 * error[inner] + 0.1)
+    assert abs(np.ptp(f[inner]) - np.ptp(true[inner])) < 1.0  # barrier and tilt recovered
 
 
 def test_fes_bad_inputs_fail_with_one_line(tmp_path):
