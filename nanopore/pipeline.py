@@ -210,6 +210,11 @@ def stage_rates(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, A
     _, model = _voltage_model(ctx)
     basins, notes = _basins(ctx, model)
     first, last = ctx.setup["pipeline"]["rate_voltages"][:2]
+    low, high = model.fitted_range()
+    if first < low - 1e-12 or last > high + 1e-12:  # the voltage model does not extrapolate
+        notes.append(f"rate voltages {first:g} to {last:g} V limited to the range the voltage "
+                     f"model was fitted on: {max(first, low):g} to {min(last, high):g} V")
+        first, last = max(first, low), min(last, high)
     volts = np.linspace(first, last, ctx.setup["pipeline"]["rate_points"])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
