@@ -8,6 +8,9 @@ from pathlib import Path
 
 import click
 
+from md_setups.capacity import check_targets
+from nanopore.cli_types import VOLTAGE
+
 
 @contextmanager
 def _user_errors() -> Iterator[None]:
@@ -20,6 +23,19 @@ def _user_errors() -> Iterator[None]:
         yield
     except (SetupError, BuildError, WindowError, FileNotFoundError, ValueError, RuntimeError) as err:
         raise click.ClickException(str(err)) from None
+    except OSError as err:
+        from nanopore.safe_io import describe_os_error
+
+        raise click.ClickException(describe_os_error(err, action=None)) from None
+
+
+def _prepare_directory(directory: Path) -> None:
+    """Check a run directory can be written and remove temporary files of killed runs."""
+    from nanopore.safe_io import clean_stale_temp_files, probe_directory
+
+    probe_directory(directory, "--out")
+    for leftover in clean_stale_temp_files(directory):
+        click.echo(f"removed {leftover}, a temporary file left by a killed run")
 
 
 def _load(setup_file: str):
@@ -48,6 +64,7 @@ def check(setup_file: str) -> None:
     """Validate a setup file and print what it describes."""
     with _user_errors():
         setup = _load(setup_file)
+        check_targets(setup)
     targets = setup.targets
     click.echo(f"{setup.source}: valid")
     click.echo(f"  box {setup.box_edges.round(3).tolist()} nm, pore R = {setup['pore']['radius']} nm, "
@@ -70,6 +87,7 @@ def build(setup_file: str, out: Path | None) -> None:
     with _user_errors():
         setup = _load(setup_file)
         directory = _out(setup, out) / "build"
+        _prepare_directory(directory)
         built = ensure_build(setup, directory)
     info = built.info
     click.echo(f"built {info['n_atoms']} atoms: {info['n_water']} waters, {info['n_potassium']} K+, "
@@ -80,8 +98,9 @@ def build(setup_file: str, out: Path | None) -> None:
 
 @md.command()
 @click.argument("setup_file", metavar="SETUP")
-@click.option("--voltage", "-V", type=float, multiple=True,
-              help="Voltage (V) to run; repeat for several [default: all of the setup's].")
+@click.option("--voltage", "-V", type=VOLTAGE, multiple=True,
+              help="Voltage to run, in V or with a unit (0.5, 500mV); repeat for several "
+                   "[default: all of the setup's].")
 @click.option("--window", "-w", type=int, multiple=True,
               help="Window index to run; repeat for several.")
 @click.option("--all", "run_all", is_flag=True, help="Run every window at every chosen voltage.")
@@ -108,10 +127,18 @@ def run(setup_file: str, voltage: tuple[float, ...], window: tuple[int, ...], ru
             values = setup.to_dict()
             values["simulation"]["platform"] = platform
             setup = validate_setup(values, source=setup.source)
+        n_windows = len(setup.targets)
+        missing = sorted({k for k in window if not 0 <= k < n_windows})
+        if missing:
+            raise ValueError(f"window {', '.join(map(str, missing))} does not exist: {setup.source} "
+                             f"has windows 0 to {n_windows - 1} (N_k = "
+                             f"{', '.join(f'{t:g}' for t in setup.targets)})")
+        check_targets(setup)
         unknown = [v for v in voltage if not any(abs(v - s) < 1e-9 for s in setup.voltages)]
         if unknown:
             click.echo(f"note: voltages {unknown} V are not in the setup; running them anyway")
         directory = _out(setup, out)
+        _prepare_directory(directory)
         paths = run_windows(setup, directory, voltages=voltage or None,
                             windows=None if run_all else window, progress=progress)
     click.echo(f"{len(paths)} windows finished in {directory} (log: {directory / 'run.log'})")
@@ -140,6 +167,7 @@ def drive(setup_file: str, ramp, sine, offset: float, duration: float, field_str
     with _user_errors():
         setup = _load(setup_file)
         protocol = protocol_from_options(ramp, sine, offset)
+        _prepare_directory(_out(setup, out))
         path = run_drive(setup, _out(setup, out), protocol, duration, field_stride, seed, progress)
     click.echo(f"wrote {path}")
 

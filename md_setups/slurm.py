@@ -16,11 +16,13 @@ resubmitted resumes its window from the last checkpoint.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 from md_setups.setup import Setup
+from nanopore.safe_io import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -63,22 +65,73 @@ class SlurmOptions:
         if self.gpus < 0 or self.cpus < 1 or self.max_parallel < 0:
             raise ValueError("gpus and max_parallel must be >= 0 and cpus >= 1")
         for value in (self.time, self.gather_time):
-            parts = value.replace("-", ":").split(":")
+            parts = str(value).replace("-", ":").split(":")
             if not all(part.isdigit() for part in parts) or not 1 <= len(parts) <= 4:
                 raise ValueError(f"time {value!r} is not a SLURM time (HH:MM:SS or D-HH:MM:SS)")
+        check_directive("--mem", self.memory, _MEMORY, "a size such as 8G, 16000M or 1T")
+        for option, value in (("--partition", self.partition), ("--account", self.account)):
+            if value is not None and value != "":
+                check_directive(option, value, _NAME, "letters, digits, '_', '-', '.' and ','")
+        for line in self.setup_lines:
+            if any(char in str(line) for char in "\n\r\0"):
+                raise ValueError(f"--setup-line {line!r} holds a line break; give each shell line "
+                                 "as its own --setup-line")
+
+
+_MEMORY = re.compile(r"^[0-9]+[KMGT]?B?$", re.IGNORECASE)
+_NAME = re.compile(r"^[A-Za-z0-9_.,-]+$")
+_PATH = re.compile(r"^[A-Za-z0-9_./%+=@:,~-]+$")
+
+
+def check_directive(option: str, value: str, pattern: re.Pattern[str], allowed: str) -> str:
+    """Refuse a value that an ``#SBATCH`` line cannot carry as it is.
+
+    Parameters
+    ----------
+    option : str
+        The sbatch option, for the message.
+    value : str
+    pattern : re.Pattern
+        What the value may look like.
+    allowed : str
+        The same in words, for the message.
+
+    Returns
+    -------
+    str
+        The value.
+
+    Raises
+    ------
+    ValueError
+        A value with a line break, space, quote or shell metacharacter, or
+        anything else outside ``pattern``.
+    """
+    text = str(value)
+    if not pattern.match(text):
+        raise ValueError(f"{option} {text!r} is not allowed in a SLURM script: use {allowed} "
+                         "(no spaces, line breaks, quotes or shell characters)")
+    return text
+
+
+def job_name(name: str) -> str:
+    """A SLURM job name from a setup name: characters other than letters, digits, '.', '_', '-' become '_'."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "nanopore"
 
 
 def _header(name: str, options: SlurmOptions, log_dir: Path, time: str, gpus: int,
             cpus: int) -> list[str]:
-    lines = ["#!/bin/bash", f"#SBATCH --job-name={name}", f"#SBATCH --time={time}",
-             f"#SBATCH --cpus-per-task={cpus}", f"#SBATCH --mem={options.memory}",
-             f"#SBATCH --output={log_dir}/%x_%A_%a.out"]
+    output = check_directive("--output", f"{log_dir}/%x_%A_%a.out", _PATH,
+                             "a run directory whose path has only letters, digits and . _ - / + = @ : , ~")
+    lines = ["#!/bin/bash", f"#SBATCH --job-name={job_name(name)}", f"#SBATCH --time={time}",
+             f"#SBATCH --cpus-per-task={int(cpus)}", f"#SBATCH --mem={options.memory}",
+             f"#SBATCH --output={output}"]
     if options.partition:
         lines.append(f"#SBATCH --partition={options.partition}")
     if options.account:
         lines.append(f"#SBATCH --account={options.account}")
     if gpus:
-        lines.append(f"#SBATCH --gpus-per-task={gpus}")
+        lines.append(f"#SBATCH --gpus-per-task={int(gpus)}")
     return lines
 
 
@@ -103,6 +156,8 @@ def write_slurm_scripts(setup: Setup, out: str | os.PathLike, options: SlurmOpti
     out = Path(out).resolve()
     directory = out / "slurm"
     logs = directory / "logs"
+    check_directive("--output", f"{logs}/%x_%A_%a.out", _PATH,
+                    "a run directory whose path has only letters, digits and . _ - / + = @ : , ~")
     logs.mkdir(parents=True, exist_ok=True)
     setup_path = Path(setup.source).resolve()
     voltages = " ".join(f"{v:g}" for v in setup.voltages)
@@ -131,7 +186,7 @@ def write_slurm_scripts(setup: Setup, out: str | os.PathLike, options: SlurmOpti
     gather = _header(f"{setup.name}-gather", options, logs, options.gather_time, 0, 2)
     gather += ["set -euo pipefail", *options.setup_lines,
                f"nanopore pipeline {setup_arg} --out {shlex.quote(str(out))} --scheduler sequential "
-               "--no-progress"]
+               "--resume --no-progress"]
 
     submit = ["#!/bin/bash", "# Submit the window array, then the gather job once every task succeeded.",
               "set -euo pipefail", f"cd {shlex.quote(str(directory))}",
@@ -142,6 +197,6 @@ def write_slurm_scripts(setup: Setup, out: str | os.PathLike, options: SlurmOpti
     paths = {"windows": directory / "windows.sbatch", "gather": directory / "gather.sbatch",
              "submit": directory / "submit.sh"}
     for key, lines in (("windows", array), ("gather", gather), ("submit", submit)):
-        paths[key].write_text("\n".join(lines) + "\n")
+        atomic_write_text(paths[key], "\n".join(lines) + "\n")
         paths[key].chmod(0o755)
     return paths

@@ -77,7 +77,8 @@ class LazyGroup(click.Group):
         rows = []
         for name in names:
             if name in SHORT_HELP and name in self.lazy_subcommands:
-                rows.append((name, click.utils.make_default_short_help(SHORT_HELP[name], limit)))
+                stand_in = click.Command(name, help=SHORT_HELP[name])  # not imported
+                rows.append((name, stand_in.get_short_help_str(limit)))
                 continue
             command = self.get_command(ctx, name)
             if command is not None and not command.hidden:

@@ -7,11 +7,12 @@ this project made with its own longer MD runs (``data/README.md`` records how).
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import click
+
+from nanopore.safe_io import atomic_write_bytes
 
 #: the repository's data folder (present in a source checkout / editable install)
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -24,29 +25,34 @@ REFERENCE_SETUP = DATA / "reference_setup.toml"
               type=click.Path(file_okay=False, path_type=Path), help="Run directory.")
 @click.option("--reference", is_flag=True,
               help="Skip MD and free energies: use the bundled reference profiles in data/.")
+@click.option("--resume", is_flag=True, help="Continue the demo run in --out (keeps its profiles).")
+@click.option("--force", is_flag=True, help="Rerun every stage in --out over its outputs.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def demo(out_dir: Path, reference: bool, progress: bool) -> None:
+def demo(out_dir: Path, reference: bool, resume: bool, force: bool, progress: bool) -> None:
     """Run the pipeline on the bundled quick pore and write a report.
 
     Without options: restrained MD of the quick setup (7 windows at 0 V and 1 V,
     a few minutes on 2 CPU cores), WHAM profiles, the voltage model, rates, I-V
     loops and a report. Its sampling is short: the profiles are noisy. With
     --reference: the same downstream stages on profiles from ten times longer runs
-    at three voltages, in seconds.
+    at three voltages, in seconds. An existing run in --out is refused without
+    --resume or --force.
     """
     from md_setups.cli import _user_errors
     from md_setups.setup import load_setup
-    from nanopore.pipeline import run_pipeline
+    from nanopore.pipeline import check_run_directory, run_pipeline
 
     started = time.perf_counter()
     with _user_errors():
+        check_run_directory(out_dir, resume=resume, force=force,
+                            marker=("manifest.json", "profile.nc"))
         if reference:
             if not REFERENCE_PROFILE.exists():
                 raise FileNotFoundError(f"{REFERENCE_PROFILE} is missing; the reference data ship "
                                         "with a source checkout of the toolkit")
             setup = load_setup(REFERENCE_SETUP)
-            out_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(REFERENCE_PROFILE, out_dir / "profile.nc")
+            if force or not (out_dir / "profile.nc").exists():
+                atomic_write_bytes(out_dir / "profile.nc", REFERENCE_PROFILE.read_bytes())
             stages = ("voltage_model", "rates", "loops", "cycles", "report")
             click.echo(f"reference profiles: {REFERENCE_PROFILE.name} ({REFERENCE_SETUP.name})")
         else:
@@ -54,6 +60,6 @@ def demo(out_dir: Path, reference: bool, progress: bool) -> None:
             stages = ("md", "fes", "voltage_model", "rates", "loops", "cycles", "report")
             click.echo("quick setup: restrained MD of a small hydrophobic pore, then kinetics")
         run_pipeline(setup, out_dir, stages=stages, scheduler="sequential",
-                     progress=progress, echo=click.echo)
+                     progress=progress, echo=click.echo, force=force)
     elapsed = time.perf_counter() - started
     click.echo(f"finished in {elapsed:.0f} s; report: {(out_dir / 'report.html').resolve()}")

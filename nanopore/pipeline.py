@@ -12,8 +12,11 @@ Stages, each writing into the run directory and recorded in ``manifest.json``:
 6. ``cycles``: intrusion/extrusion cycles, when ``[pipeline] pressures`` is set.
 7. ``report``: ``report.md`` and ``report.html`` with the figures and a summary.
 
-A stage is skipped when the manifest says it finished with the same inputs and its
-outputs exist, so rerunning a killed pipeline redoes only what was unfinished.
+A stage is skipped when the manifest says it finished with the same inputs (the
+content of its input files, every window file included, and its settings) and
+its outputs still hold what it wrote, so rerunning a killed pipeline redoes only
+what was unfinished or changed. Temporary files left by killed processes are
+removed at the start.
 The packages of the stages are imported when their stage runs.
 """
 
@@ -29,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from nanopore.manifest import Manifest
+from nanopore.manifest import Manifest, file_digest
+from nanopore.safe_io import clean_stale_temp_files, probe_directory
 
 STAGES = ("md", "fes", "voltage_model", "rates", "loops", "cycles", "report")
 
@@ -76,15 +80,70 @@ def _digest(*parts: Any) -> str:
 
 
 def _file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else "missing"
+    return file_digest(path)
+
+
+def _windows_digest(directory: Path) -> str:
+    """Digest of the content of every window file under a folder (names included)."""
+    if not directory.is_dir():
+        return "missing"
+    return _digest({str(path.relative_to(directory)): file_digest(path)
+                    for path in sorted(directory.glob("**/*.h5"))})
+
+
+class RunExistsError(ValueError):
+    """A run directory that already holds a run, given without --resume or --force."""
+
+
+def check_run_directory(out: str | Path, resume: bool = False, force: bool = False,
+                        marker: tuple[str, ...] = ("manifest.json",)) -> None:
+    """Refuse to write into an existing run unless asked to resume it or start over.
+
+    Parameters
+    ----------
+    out : path-like
+        The run directory.
+    resume : bool
+        Continue the run there (finished stages are kept).
+    force : bool
+        Rerun every stage there, replacing its outputs.
+    marker : tuple of str
+        Files whose presence makes the directory a run.
+
+    Raises
+    ------
+    RunExistsError
+        When the directory holds a run and neither flag is given.
+    OutputError
+        When the directory cannot be written.
+    """
+    out = Path(out)
+    if resume and force:
+        raise RunExistsError("give --resume or --force, not both")
+    found = [name for name in marker if (out / name).exists()]
+    if found and not (resume or force):
+        done = []
+        manifest = out / "manifest.json"
+        if manifest.exists():
+            try:
+                stages = json.loads(manifest.read_text()).get("stages", {})
+                done = [name for name, record in stages.items() if record.get("status") == "done"]
+            except (OSError, ValueError, AttributeError):
+                done = []
+        what = f"a run (stages done: {', '.join(done)})" if done else f"a run ({found[0]})"
+        raise RunExistsError(f"{out} already holds {what}; add --resume to continue it, --force to "
+                             "rerun every stage over it, or choose another --out")
+    probe_directory(out, "--out")
 
 
 # ------------------------------------------------------------------------ stages
 def stage_md(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, Any]]:
     """Run every restrained window (resuming partial ones)."""
+    from md_setups.capacity import check_targets
     from md_setups.runner import run_windows
 
     setup = ctx.setup
+    check_targets(setup)
     out = ctx.path("md")
     if ctx.scheduler == "sequential":
         paths = run_windows(setup, out, progress=ctx.progress)
@@ -335,21 +394,23 @@ def _stage_inputs(ctx: PipelineContext, name: str) -> str:
         return _digest(setup.digest(("pore", "wall", "solvent", "box", "simulation", "cv",
                                      "windows", "run")))
     if name == "fes":
-        md = ctx.manifest.stage("md")
-        return _digest(md.get("inputs_digest"), setup["pipeline"]["fes_method"],
+        # the content of every window file, so a deleted, rerun or replaced window counts
+        return _digest(_windows_digest(ctx.path("md")), setup["pipeline"]["fes_method"],
                        setup["pipeline"]["bootstrap"], setup["pipeline"]["detect_equilibration"])
     upstream = _file_digest(ctx.path("profile.nc"))
     if name == "report":
-        return _digest({k: v.get("inputs_digest") for k, v in ctx.manifest.data["stages"].items()
-                        if k != "report"})
+        return _digest({k: [v.get("inputs_digest"), v.get("output_digests")]
+                        for k, v in ctx.manifest.data["stages"].items() if k != "report"})
     measured = ctx.path("md") / "conductance.nc"
     extra = [_file_digest(measured)] if name == "loops" and measured.exists() else []
+    if name == "loops":  # the loop frequencies can come from the rates
+        extra.append(_file_digest(ctx.path("rates.nc")))
     return _digest(upstream, setup["pipeline"], setup["pore"], *extra)
 
 
 def run_pipeline(setup: Any, out: str | Path, *, stages: tuple[str, ...] = STAGES,
                  scheduler: str | None = None, workers: int | None = None, progress: bool = True,
-                 echo: Callable[[str], None] = print) -> Manifest:
+                 echo: Callable[[str], None] = print, force: bool = False) -> Manifest:
     """Run (or resume) the pipeline of a setup.
 
     Parameters
@@ -367,16 +428,26 @@ def run_pipeline(setup: Any, out: str | Path, *, stages: tuple[str, ...] = STAGE
         Progress bars.
     echo : callable
         Prints status lines.
+    force : bool
+        Rerun the chosen stages even where the manifest says they are done
+        (finished windows of the same setup are still reused).
 
     Returns
     -------
     Manifest
+
+    Notes
+    -----
+    The command line refuses an existing run directory unless ``--resume`` or
+    ``--force`` is given (:func:`check_run_directory`); this function resumes.
     """
     unknown = set(stages) - set(STAGES)
     if unknown:
         raise ValueError(f"unknown stages {sorted(unknown)}; stages are {', '.join(STAGES)}")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    probe_directory(out, "--out")
+    for leftover in clean_stale_temp_files(out):
+        echo(f"removed {leftover.relative_to(out)}, a temporary file left by a killed run")
     manifest = Manifest(out)
     manifest.set_inputs(setup={"source": setup.source, "digest": setup.digest(),
                                "values": setup.to_dict()},
@@ -389,7 +460,7 @@ def run_pipeline(setup: Any, out: str | Path, *, stages: tuple[str, ...] = STAGE
         if name not in stages:
             continue
         digest = _stage_inputs(ctx, name)
-        if manifest.is_done(name, digest):
+        if not force and manifest.is_done(name, digest):
             echo(f"[{name}] up to date")
             continue
         echo(f"[{name}] running")

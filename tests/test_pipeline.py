@@ -161,6 +161,9 @@ def test_pipeline_killed_mid_stage_resumes_without_redoing_windows(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert "md" not in manifest["stages"]
 
+    refused = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert refused.returncode == 1 and "--resume" in refused.stderr  # an existing run
+    command.append("--resume")
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert first.stat().st_mtime_ns == stamp  # the finished window was not redone
@@ -190,8 +193,15 @@ def test_reference_demo_runs_the_downstream_stages(tmp_path):
         assert (out / name).stat().st_size > 0, name
     report = (out / "report.md").read_text()
     assert "k_wet = k_dry at" in report and "held-out 0.5 V" in report
-    # rerunning redoes nothing
+    # rerunning over it is refused, and changes nothing
+    profile = (out / "profile.nc").read_bytes()
     result = runner.invoke(main, ["demo", "--reference", "--out", str(out), "--no-progress"])
+    assert result.exit_code == 1 and "--resume" in result.output and "--force" in result.output
+    assert (out / "profile.nc").read_bytes() == profile
+    # resuming redoes nothing
+    result = runner.invoke(main, ["demo", "--reference", "--out", str(out), "--resume",
+                                  "--no-progress"])
+    assert result.exit_code == 0, result.output
     assert result.output.count("up to date") == 5
 
 
