@@ -10,7 +10,9 @@ import click
 import numpy as np
 
 from langevin.basins import BasinError
+from nanopore.cli_types import VOLTAGE, parse_voltages
 from nanopore.profile import ProfileError, load_profile, profile_arrays, select_voltage, write_dataset
+from nanopore.safe_io import check_outputs
 
 
 def _friendly_errors(func):
@@ -45,9 +47,12 @@ def parse_floats(text: str | None, name: str) -> np.ndarray | None:
     if text is None:
         return None
     try:
-        values = np.array([float(v) for v in text.split(",") if v.strip()])
-    except ValueError:
-        raise click.BadParameter(f"expected numbers separated by commas, got '{text}'",
+        if name == "--voltages":  # V or mV, never a unit misread as volts
+            values = np.array(parse_voltages(text))
+        else:
+            values = np.array([float(v) for v in text.split(",") if v.strip()])
+    except ValueError as err:
+        raise click.BadParameter(f"expected numbers separated by commas, got '{text}' ({err})",
                                  param_hint=name) from None
     if values.size == 0:
         raise click.BadParameter("expected at least one number", param_hint=name)
@@ -74,7 +79,8 @@ def with_basin_options(func):
 @click.option("--voltages", help="Comma-separated voltages (V) at which to evaluate the fitted "
               "voltage model, e.g. 0.1,0.2,0.35; default: the profile's own voltages.")
 @with_basin_options
-@click.option("--trajectories", default=500, show_default=True, help="Langevin: trajectories per rate.")
+@click.option("--trajectories", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Langevin: trajectories per rate.")
 @click.option("--seed", default=0, show_default=True, help="Langevin: random seed.")
 @click.option("--time-step", type=float, help="Langevin: time step (ps); default: chosen from the profile.")
 @click.option("--max-steps", type=float, default=2e9, show_default=True,
@@ -84,7 +90,7 @@ def with_basin_options(func):
 @click.option("--threads", type=click.IntRange(min=1), help="Langevin: threads (default: all cores).")
 @click.option("--pressures", help="Comma-separated liquid pressures (MPa) at which to shift the "
               "profile, Omega(N; P) = Omega(N; P0) - (P - P0) v_l N: rates against pressure.")
-@click.option("--voltage", type=float, help="With --pressures: profile voltage to use (V); "
+@click.option("--voltage", type=VOLTAGE, help="With --pressures: profile voltage to use (V); "
               "default: the one closest to 0.")
 @click.option("--reference-pressure", type=float, default=0.0, show_default=True,
               help="With --pressures: pressure P0 of the profile (MPa).")
@@ -120,6 +126,7 @@ def rates(profile_path, method, voltages, dry, wet, barrier, trajectories, seed,
         from langevin.langevin import set_threads
 
         set_threads(threads)
+    check_outputs({"-o": output, "--plot": plot}, [profile_path])
     ds = load_profile(profile_path)
     rows_in = profile_rows(ds, parse_floats(voltages, "--voltages"),
                            parse_floats(pressures, "--pressures"), voltage, reference_pressure,
@@ -189,19 +196,21 @@ def rates(profile_path, method, voltages, dry, wet, barrier, trajectories, seed,
               default="two-level", show_default=True, help="G from P_wet, or G(N) linear in filling.")
 @click.option("--waveform", type=click.Choice(["sine", "triangle"]), default="sine",
               show_default=True, help="Shape of V(t).")
-@click.option("--periods", default=2, show_default=True,
+@click.option("--periods", type=click.IntRange(min=1), default=2, show_default=True,
               help="Fewest periods simulated; more are run until the response is periodic.")
 @click.option("--periodic-tolerance", type=float, default=1e-3, show_default=True,
               help="Largest accepted change of P_wet from one period to the next.")
-@click.option("--max-periods", default=400, show_default=True,
+@click.option("--max-periods", type=click.IntRange(min=1), default=400, show_default=True,
               help="Most periods simulated per frequency.")
 @click.option("--static-limit", type=float, help="Highest frequency (Hz) at which the static "
               "profile is trusted; default: from water's dielectric relaxation and the pore's.")
-@click.option("--steps", default=400, show_default=True, help="Time steps per period.")
+@click.option("--steps", type=click.IntRange(min=1), default=400, show_default=True,
+              help="Time steps per period.")
 @click.option("--symmetric/--asymmetric", default=None,
               help="Impose a(N) = 0 in the voltage model (default: from the profile).")
 @with_basin_options
-@click.option("--trajectories", default=2000, show_default=True, help="Langevin: ensemble size.")
+@click.option("--trajectories", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="Langevin: ensemble size.")
 @click.option("--seed", default=0, show_default=True, help="Langevin: random seed.")
 @click.option("--extrapolate", is_flag=True, help="Allow an amplitude outside the fitted |V| range.")
 @click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True),
@@ -235,6 +244,7 @@ def hysteresis(profile_path, amplitude, frequencies, model, g_wet, g_dry, conduc
         from md_setups.current import read_conductance
 
         g_wet, g_dry = read_conductance(conductance_from)
+    check_outputs({"-o": output, "--plot": plot}, [profile_path])
     ds = load_profile(profile_path)
     voltage_model = VoltageModel.fit(ds, symmetric=symmetric, extrapolate=extrapolate)
     shared = dict(amplitude=amplitude, frequencies=frequencies,
@@ -295,14 +305,16 @@ def hysteresis(profile_path, amplitude, frequencies, model, g_wet, g_dry, conduc
 @click.option("--pressure-high", type=float, required=True, help="Highest pressure (MPa).")
 @click.option("--pressure-rate", "rates_", type=float, multiple=True, required=True,
               help="Ramp rate |dP/dt| (MPa/s); repeat for several.")
-@click.option("--temperature", "temperatures", type=float, multiple=True,
+@click.option("--temperature", "temperatures", type=click.FloatRange(min=0, min_open=True),
+              multiple=True,
               help="Temperature (K); repeat for several; default: the profile's.")
 @click.option("--reference-pressure", type=float, default=0.0, show_default=True,
               help="Pressure at which the profile was computed (MPa).")
-@click.option("--voltage", type=float, help="Profile voltage to use (V), if it has several.")
+@click.option("--voltage", type=VOLTAGE, help="Profile voltage to use (V), if it has several.")
 @click.option("--model", type=click.Choice(["master", "fokker-planck"]), default="master",
               show_default=True, help="Kinetic model.")
-@click.option("--steps", default=800, show_default=True, help="Time steps per cycle.")
+@click.option("--steps", type=click.IntRange(min=1), default=800, show_default=True,
+              help="Time steps per cycle.")
 @with_basin_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Cycle dataset to write (.nc).")
 @click.option("--plot", type=click.Path(dir_okay=False), help="P-V cycles and switching pressures.")
@@ -318,6 +330,7 @@ def cycle(profile_path, pressure_low, pressure_high, rates_, temperatures, refer
     from langevin.intrusion import intrusion_cycles
     from langevin.plots import format_table
 
+    check_outputs({"-o": output, "--plot": plot}, [profile_path])
     ds = load_profile(profile_path)
     if "voltage" in ds["free_energy"].dims and voltage is None:
         voltage = float(ds["voltage"].values[np.argmin(np.abs(ds["voltage"].values))])

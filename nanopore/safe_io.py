@@ -333,6 +333,22 @@ def refuse_overwriting_inputs(outputs: Mapping[str, str | os.PathLike | None],
                 raise OutputError(f"{first} and {second} both name {a}; give them different files")
 
 
+def check_outputs(outputs: Mapping[str, str | os.PathLike | None],
+                  inputs: Iterable[str | os.PathLike]) -> None:
+    """:func:`refuse_overwriting_inputs`, then :func:`probe_writable` for each output.
+
+    Parameters
+    ----------
+    outputs : mapping of str to path-like or None
+        Option name to the file it writes.
+    inputs : iterable of path-like
+        Files and folders the command reads.
+    """
+    refuse_overwriting_inputs(outputs, inputs)
+    for option, value in outputs.items():
+        probe_writable(value, option)
+
+
 def clean_stale_temp_files(directory: str | os.PathLike, recursive: bool = True) -> list[Path]:
     """Remove temporary files left by processes of this host that no longer run.
 
