@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from md_setups.forces import FIELD, field_strength
+from md_setups.forces import VOLTAGE, sync_box_height, voltage_parameter
 from md_setups.runner import WindowRunner, WindowTask
 from md_setups.setup import Setup
 from nanopore.profile import write_dataset
@@ -95,6 +95,7 @@ def run_drive(setup: Setup, out: str | os.PathLike, protocol: VoltageProtocol,
     task = WindowTask(protocol.voltage(0.0, duration_ps), 0)
     runner._new_simulation(seed if seed is not None else setup["run"]["seed"] + 7919)
     runner.context.setPositions(runner.built.positions)
+    runner.context.setPeriodicBoxVectors(*runner.built.topology.getPeriodicBoxVectors())
     openmm.LocalEnergyMinimizer.minimize(runner.context, 10.0, 500)
     runner.context.setVelocitiesToTemperature(
         setup["simulation"]["temperature"] * openmm.unit.kelvin,
@@ -108,8 +109,9 @@ def run_drive(setup: Setup, out: str | os.PathLike, protocol: VoltageProtocol,
         while step < total:
             if step % field_stride == 0:
                 volts = protocol.voltage(step * runner.timestep, duration_ps)
-                runner.context.setParameter(FIELD, field_strength(volts, setup.box_height))
+                runner.context.setParameter(VOLTAGE, voltage_parameter(volts))
             runner.simulation.step(stride)
+            sync_box_height(runner.context)
             if bar is not None:
                 bar.update(stride)
             step += stride

@@ -41,17 +41,23 @@ from md_setups.checkpoint import (
     save_checkpoint,
 )
 from md_setups.forces import (
-    FIELD,
     KAPPA,
     TARGET,
+    VOLTAGE,
+    add_barostat,
     add_cv_restraint,
     add_field,
-    field_strength,
+    sync_box_height,
+    voltage_parameter,
 )
 from md_setups.platforms import choose_platform
 from md_setups.setup import Setup
 from nanopore.safe_io import FileLock, atomic_write_text
 from nanopore.windows import WindowFile, is_complete
+
+
+#: samples between measurements of the normal pressure
+PRESSURE_EVERY = 10
 
 
 @dataclass(frozen=True)
@@ -123,8 +129,16 @@ class WindowRunner:
         self.built: BuiltSystem = ensure_build(setup, self.out / "build")
         system = self.built.system
         self.restraint_index = add_cv_restraint(system, setup.cv, self.built.oxygen_indices)
-        add_field(system, 0.0, setup.box_height)
+        from openmm import unit
+
+        built_height = self.built.topology.getPeriodicBoxVectors()[2][2].value_in_unit(
+            unit.nanometer)
+        add_field(system, 0.0, built_height)
         sim = setup["simulation"]
+        self.barostat = None
+        if sim["barostat"]:
+            self.barostat = system.getForce(add_barostat(system, sim["pressure"],
+                                                         sim["temperature"]))
         self.timestep = sim["timestep"]
         self.platform, self.properties = choose_platform(sim["platform"], sim["precision"],
                                                          sim["threads"])
@@ -146,6 +160,8 @@ class WindowRunner:
             sim["temperature"] * openmm.unit.kelvin, sim["friction"] / openmm.unit.picosecond,
             self.timestep * openmm.unit.picoseconds)
         integrator.setRandomNumberSeed(seed)
+        if self.barostat is not None:
+            self.barostat.setRandomNumberSeed(seed)
         self.simulation = app.Simulation(self.built.topology, self.built.system, integrator,
                                          self.platform, self.properties)
         self.context = self.simulation.context
@@ -156,7 +172,8 @@ class WindowRunner:
         return float(self.restraint.getCollectiveVariableValues(self.context)[0])
 
     def _set_parameters(self, voltage: float, kappa: float, target: float) -> None:
-        self.context.setParameter(FIELD, field_strength(voltage, self.setup.box_height))
+        self.context.setParameter(VOLTAGE, voltage_parameter(voltage))
+        sync_box_height(self.context)
         self.context.setParameter(KAPPA, kappa)
         self.context.setParameter(TARGET, target)
 
@@ -209,6 +226,21 @@ class WindowRunner:
                          n_start: float) -> None:
         save_checkpoint(window_path(self.out, task, ".chk"), self.context.createCheckpoint(),
                         phase, step, n_samples, n_start, self.platform.getName())
+        self._reseed_barostat(task, phase, step)
+
+    def _reseed_barostat(self, task: WindowTask, phase: str, step: int) -> None:
+        """Restart the barostat's random stream from (window seed, phase, step).
+
+        OpenMM's checkpoints carry the integrator's random state but not the
+        barostat's; reseeding at every checkpoint, in the uninterrupted run and
+        after a resume alike, keeps a resumed window bitwise identical.
+        """
+        if self.barostat is None:
+            return
+        sequence = np.random.SeedSequence(
+            [window_seed(self.setup, task), 1 if phase == "production" else 0, int(step)])
+        self.barostat.setRandomNumberSeed(int(sequence.generate_state(1)[0] % (2**31 - 2)) + 1)
+        self.context.reinitialize(preserveState=True)
 
     def _load_checkpoint(self, task: WindowTask) -> dict[str, Any] | None:
         import openmm
@@ -266,6 +298,8 @@ class WindowRunner:
                 return path
             self._new_simulation(window_seed(setup, task))
             checkpoint = self._load_checkpoint(task)
+            if checkpoint is not None:
+                self._reseed_barostat(task, checkpoint["phase"], checkpoint["step"])
             started = time.perf_counter()
             if checkpoint is None:
                 source = self._start_state(task)
@@ -301,16 +335,29 @@ class WindowRunner:
         return tqdm(total=total, initial=initial, desc=task.label(), unit="step",
                     leave=False, dynamic_ncols=True)
 
-    def _advance(self, steps: int, bar: Any, clock: list[float]) -> None:
+    def _advance(self, steps: int, bar: Any, clock: list[float]) -> float:
+        """Run ``steps`` steps, keep the field's box height current; return L_z (nm)."""
         self.simulation.step(steps)
+        height = sync_box_height(self.context)
         if bar is not None:
             bar.update(steps)
             now = time.perf_counter()
             if now - clock[0] > 1.0:
                 done = bar.n - clock[1]
                 ns_day = done * self.timestep / (now - clock[0]) * 86400 / 1000
-                bar.set_postfix(ns_day=f"{ns_day:.1f}", N=f"{self.collective_variable():.2f}")
+                bar.set_postfix(ns_day=f"{ns_day:.1f}", N=f"{self.collective_variable():.2f}",
+                                Lz=f"{height:.3f}")
                 clock[0], clock[1] = now, bar.n
+        return height
+
+    def _pressure_zz(self) -> float:
+        """Instantaneous normal pressure P_zz (MPa) from the barostat (NaN without one)."""
+        if self.barostat is None:
+            return float("nan")
+        from openmm import unit
+
+        return float(self.barostat.computeCurrentPressure(self.context)[2]
+                     .value_in_unit(unit.bar)) / 10.0
 
     def _equilibrate(self, task: WindowTask, step: int, n_equil: int, n_start: float,
                      target: float, stride: int, every: int, window: WindowFile, bar: Any) -> int:
@@ -333,16 +380,25 @@ class WindowRunner:
         clock = [time.perf_counter(), bar.n if bar is not None else 0]
         times: list[float] = []
         values: list[float] = []
+        heights: list[float] = []
+        pressures: list[float] = []
         try:
             while step < n_prod:
-                self._advance(stride, bar, clock)
+                height = self._advance(stride, bar, clock)
                 step += stride
                 times.append(step * self.timestep)
                 values.append(self.collective_variable())
+                heights.append(height)
+                # P_zz costs about two force evaluations: every PRESSURE_EVERY-th sample
+                pressures.append(self._pressure_zz() if (step // stride) % PRESSURE_EVERY == 0
+                                 else float("nan"))
                 if step % every == 0 or step >= n_prod:
-                    window.append(times, values)
+                    window.append(times, values, {"box_height": (heights, "nm"),
+                                                  "pressure_zz": (pressures, "MPa")})
                     times.clear()
                     values.clear()
+                    heights.clear()
+                    pressures.clear()
                     if step < n_prod:
                         self._save_checkpoint(task, "production", step, window.n_samples, n_start)
         finally:
@@ -371,6 +427,7 @@ class WindowRunner:
         state = self.context.getState(getPositions=True, getVelocities=True,
                                       enforcePeriodicBox=False)
         atomic_write_text(window_path(self.out, task, ".xml"), openmm.XmlSerializer.serialize(state))
+        window.set_attrs(_pressure_summary(window))
         window.mark_complete()
         remove_checkpoint(window_path(self.out, task, ".chk"))
 
@@ -383,6 +440,24 @@ class WindowRunner:
                 f"(Python {_platform.python_version()})\n")
         with open(self.out / "run.log", "a") as handle:
             handle.write(line)
+
+
+def _pressure_summary(window: WindowFile) -> dict[str, float]:
+    """Mean box height (nm) and normal pressure (MPa) with block errors, as window attributes."""
+    handle = window._file
+    summary: dict[str, float] = {}
+    for name, key in (("box_height", "box_height_nm"), ("pressure_zz", "pressure_zz_mpa")):
+        if name not in handle:
+            continue
+        values = handle[name][()]
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            continue
+        blocks = min(10, values.size)
+        means = np.array([chunk.mean() for chunk in np.array_split(values, blocks)])
+        summary[key] = float(values.mean())
+        summary[key + "_error"] = float(means.std(ddof=1) / np.sqrt(blocks)) if blocks > 1 else float("nan")
+    return summary
 
 
 def run_windows(setup: Setup, out: str | os.PathLike, voltages: Iterable[float] | None = None,

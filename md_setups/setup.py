@@ -62,9 +62,28 @@ REQUIRED = None
 SCHEMA: dict[str, dict[str, Key]] = {
     "pore": {
         "radius": Key(float, REQUIRED, 0.2, 3.0, units="nm",
-                      help="radius of the pore: distance from the axis to the lining wall sites"),
+                      help="radius of the pore: distance from the axis to the centres of the "
+                           "lining sites (at the lower mouth for a cone or a step)"),
         "length": Key(float, REQUIRED, 0.3, 10.0, units="nm",
                       help="length of the pore, the thickness of the wall slab"),
+        "lining": Key(str, "cylinder", choices=("cylinder", "lattice"),
+                      help="cylinder: rings of sites on the pore surface, so that the radius is "
+                           "the lining radius; lattice: the pore cut out of the wall lattice "
+                           "(faceted, lining 0.05-0.1 nm beyond the nominal radius)"),
+        "shape": Key(str, "straight", choices=("straight", "cone", "step"),
+                     help="straight; cone (radius changes linearly from the lower to the upper "
+                          "mouth); step (lower half at radius, upper half at radius_top)"),
+        "radius_top": Key(float, 0.0, 0.0, 3.0, units="nm",
+                          help="radius at the upper mouth (+z) for a cone or a step; 0 means "
+                               "the radius"),
+    },
+    "charges": {
+        "ring_charge": Key(float, 0.0, -2.0, 2.0, units="e",
+                           help="charge of each charged lining site; 0 leaves the pore uncharged"),
+        "ring_sites": Key(int, 0, 0, 64, help="charged sites per ring, evenly spaced in angle"),
+        "ring_z": Key(list, [0.0], -5.0, 5.0, units="nm",
+                      help="axial positions of the charged rings relative to the pore centre "
+                           "(e.g. one mouth only for an asymmetric pore)"),
     },
     "wall": {
         "lattice": Key(str, "cubic", choices=("cubic", "fcc"), help="lattice of the wall sites"),
@@ -79,6 +98,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
                            help="rigid water model from OpenMM's amber14 force-field files"),
         "salt_concentration": Key(float, 1.0, 0.0, 5.0, units="mol/L", help="KCl concentration"),
         "fill": Key(str, "wet", choices=("wet", "dry"), help="pore filled or empty at build time"),
+        "full_pore_equilibration": Key(float, 10.0, 0.0, 1.0e5, units="ps",
+                                       help="unrestrained MD of the wet build that measures the "
+                                            "full-pore count and the water-accessible radius "
+                                            "(0 skips it)"),
     },
     "box": {
         "lateral": Key(float, REQUIRED, 1.5, 20.0, units="nm", help="box edge in x and y"),
@@ -90,7 +113,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "timestep": Key(float, 0.002, 0.0005, 0.004, units="ps", help="integration time step"),
         "friction": Key(float, 1.0, 0.01, 100.0, units="1/ps", help="Langevin friction"),
         "nonbonded": Key(str, "pme", choices=("pme", "cutoff"),
-                         help="PME, or reaction-field cutoff electrostatics"),
+                         help="PME, or reaction-field cutoff electrostatics (no applied voltage: "
+                              "V = E L_z needs PME)"),
+        "pressure": Key(float, 0.1, -100.0, 1000.0, units="MPa",
+                        help="normal pressure of the liquid (0.1 MPa = 1 bar)"),
+        "barostat": Key(bool, True,
+                        help="Monte Carlo barostat on the box height (the wall stays rigid at "
+                             "z = 0); false gives a closed box (NVT)"),
         "cutoff": Key(float, 0.9, 0.5, 2.0, units="nm", help="nonbonded cutoff"),
         "platform": Key(str, "auto", choices=("auto", "CUDA", "OpenCL", "CPU", "Reference"),
                         help="OpenMM platform; auto picks CUDA, then OpenCL, then CPU"),
@@ -109,7 +138,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "targets": Key(list, None, 0.0, 1000.0, units="molecules",
                        help="restraint targets N_k (or give start, stop, step)"),
         "start": Key(float, None, 0.0, 1000.0, units="molecules", help="first target"),
-        "stop": Key(float, None, 0.0, 1000.0, units="molecules", help="last target (inclusive)"),
+        "stop": Key(float, None, 0.0, 1000.0, units="molecules",
+                    help="last target (inclusive); default 1.3 times the full pore's estimate "
+                         "at bulk density, so that the windows run beyond the full pore"),
         "step": Key(float, None, 0.05, 100.0, units="molecules", help="target spacing"),
         "spring_constant": Key(float, 5.0, 0.01, 1000.0, units="kJ/mol/molecule^2",
                                help="kappa of the restraint 0.5 kappa (N - N_k)^2"),
@@ -198,8 +229,66 @@ class Setup:
 
     @property
     def pore_center(self) -> np.ndarray:
-        """Centre of the pore (nm): the middle of the box."""
-        return 0.5 * self.box_edges
+        """Centre of the pore (nm): the middle of the box in x and y, z = 0.
+
+        The wall is centred on z = 0, the point about which a barostat scales the
+        box, so that the wall never moves (the reservoirs lie on both sides of it
+        and meet across the periodic boundary at z = +-L_z / 2).
+        """
+        lateral = self["box"]["lateral"]
+        return np.array([0.5 * lateral, 0.5 * lateral, 0.0])
+
+    def pore_radius_at(self, z: np.ndarray | float) -> np.ndarray:
+        """Lining radius (nm) at heights z (nm, relative to the pore centre).
+
+        Parameters
+        ----------
+        z : array_like
+            Axial positions (nm).
+
+        Returns
+        -------
+        ndarray
+        """
+        pore = self["pore"]
+        z = np.asarray(z, dtype=float)
+        bottom = pore["radius"]
+        top = pore["radius_top"] or bottom
+        half = 0.5 * pore["length"]
+        if pore["shape"] == "cone":
+            fraction = np.clip((z + half) / (2 * half), 0.0, 1.0)
+            return bottom + (top - bottom) * fraction
+        if pore["shape"] == "step":
+            return np.where(z < 0.0, bottom, top)
+        return np.full_like(z, bottom)
+
+    @property
+    def mirror_symmetric(self) -> bool:
+        """Whether the pore is the same seen from +z and -z (shape and charges)."""
+        pore, charges = self["pore"], self["charges"]
+        straight = pore["shape"] == "straight" or (pore["radius_top"] or pore["radius"]) == pore["radius"]
+        uncharged = charges["ring_charge"] == 0.0 or charges["ring_sites"] == 0
+        rings = sorted(round(z, 9) for z in charges["ring_z"])
+        mirrored = rings == sorted(round(-z, 9) for z in charges["ring_z"])
+        return straight and (uncharged or mirrored)
+
+    def full_pore_estimate(self) -> float:
+        """Molecules in the pore when it is full at bulk density (estimate).
+
+        Bulk water (33.4 molecules/nm^3) in the CV region out to the lining radius
+        less the wall-oxygen contact distance (0.85 sigma).
+
+        Returns
+        -------
+        float
+        """
+        cv = self.cv
+        z = np.linspace(cv.z_lo, cv.z_hi, 101)
+        accessible = np.clip(np.minimum(self.pore_radius_at(z), cv.radius)
+                             - 0.85 * self["wall"]["sigma"], 0.0, None)
+        area = np.pi * accessible ** 2
+        volume = float(np.sum(0.5 * (area[1:] + area[:-1]) * np.diff(z)))
+        return 33.4 * volume
 
     @property
     def water_forcefield(self) -> str:
@@ -210,7 +299,7 @@ class Setup:
     def cv(self) -> PoreCV:
         """The collective variable of this setup."""
         cv = self["cv"]
-        radius = cv["radius"] or self["pore"]["radius"]
+        radius = cv["radius"] or max(self["pore"]["radius"], self["pore"]["radius_top"])
         half = cv["z_half_length"] or 0.5 * self["pore"]["length"]
         center = [float(c) for c in self.pore_center]
         return PoreCV(radius=float(radius), z_lo=center[2] - half, z_hi=center[2] + half,
@@ -223,6 +312,8 @@ class Setup:
         if windows["targets"] is not None:
             return np.array(sorted(windows["targets"]), dtype=float)
         start, stop, step = windows["start"], windows["stop"], windows["step"]
+        if stop is None:
+            stop = start + step * math.ceil((1.3 * self.full_pore_estimate() - start) / step)
         count = int(math.floor((stop - start) / step + 1e-9)) + 1
         return start + step * np.arange(count)
 
@@ -299,6 +390,10 @@ def validate_setup(raw: Mapping[str, Any], source: str = "<dict>") -> Setup:
     -------
     Setup
     """
+    if "system" in raw:  # a pore prepared elsewhere: md_setups.external
+        from md_setups.external import external_setup
+
+        return external_setup(raw, source)
     unknown = set(raw) - set(SCHEMA)
     if unknown:
         raise SetupError(f"{source}: unknown section(s) {sorted(unknown)}; "
@@ -371,10 +466,10 @@ def _check_consistency(values: dict[str, dict[str, Any]], source: str) -> None:
                          f"the smallest box edge; lower it or enlarge [box]")
     given_range = [windows[k] is not None for k in ("start", "stop", "step")]
     if windows["targets"] is None:
-        if not all(given_range):
-            raise SetupError(f"{source}: [windows] needs targets = [...] or start, stop and step "
-                             "(molecules)")
-        if windows["stop"] < windows["start"]:
+        if windows["start"] is None or windows["step"] is None:
+            raise SetupError(f"{source}: [windows] needs targets = [...] or start and step "
+                             "(and optionally stop; molecules)")
+        if windows["stop"] is not None and windows["stop"] < windows["start"]:
             raise SetupError(f"{source}: [windows] stop = {windows['stop']} is below start = "
                              f"{windows['start']}")
     elif any(given_range):
@@ -383,3 +478,21 @@ def _check_consistency(values: dict[str, dict[str, Any]], source: str) -> None:
         raise SetupError(f"{source}: [windows] targets has duplicates: {windows['targets']}")
     if len(set(run["voltages"])) != len(run["voltages"]):
         raise SetupError(f"{source}: [run] voltages has duplicates: {run['voltages']}")
+    if sim["nonbonded"] != "pme" and any(v != 0.0 for v in run["voltages"]):
+        raise SetupError(f"{source}: [simulation] nonbonded = {sim['nonbonded']!r} with an applied "
+                         "voltage: the voltage across the box equals E L_z only with Ewald "
+                         "electrostatics; set nonbonded = \"pme\" or run at 0 V only")
+    if pore["shape"] != "straight" and pore["lining"] != "cylinder":
+        raise SetupError(f"{source}: [pore] shape = {pore['shape']!r} needs lining = \"cylinder\"")
+    widest = max(pore["radius"], pore["radius_top"])
+    if box["lateral"] < 2.0 * (widest + values["wall"]["spacing"]):
+        raise SetupError(f"{source}: [box] lateral = {box['lateral']} nm leaves no wall around a "
+                         f"pore of radius {widest} nm; make it at least "
+                         f"{2 * (widest + values['wall']['spacing']):.2f} nm")
+    charges = values["charges"]
+    if charges["ring_charge"] != 0.0 and charges["ring_sites"] > 0:
+        half = 0.5 * pore["length"]
+        for z in charges["ring_z"]:
+            if abs(z) > half + 1e-9:
+                raise SetupError(f"{source}: [charges] ring_z = {z} nm lies outside the pore "
+                                 f"(|z| <= {half} nm)")

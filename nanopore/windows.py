@@ -180,7 +180,8 @@ class WindowFile:
         """Whether the window has been marked finished."""
         return bool(self._file.attrs.get("complete", False))
 
-    def append(self, time: np.ndarray, n: np.ndarray) -> None:
+    def append(self, time: np.ndarray, n: np.ndarray,
+               series: Mapping[str, tuple[np.ndarray, str]] | None = None) -> None:
         """Append samples and flush them to disk.
 
         Parameters
@@ -189,13 +190,27 @@ class WindowFile:
             Sample times (ps).
         n : array_like
             Collective variable values (molecules).
+        series : mapping, optional
+            Further per-sample series, name -> (values, units), e.g. the box
+            height (nm) or the pressure (MPa); created on first use, and given
+            at every append once they exist.
         """
         time = np.atleast_1d(np.asarray(time, dtype=float))
         n = np.atleast_1d(np.asarray(n, dtype=float))
         if time.shape != n.shape:
             raise WindowError("time and n must have the same length")
         start = self.n_samples
-        for name, values in (("time", time), ("n", n)):
+        columns = [("time", time, "ps"), ("n", n, "molecules")]
+        for name, (values, units) in (series or {}).items():
+            values = np.atleast_1d(np.asarray(values, dtype=float))
+            if values.shape != n.shape:
+                raise WindowError(f"series {name!r} must have one value per sample")
+            if name not in self._file:
+                self._file.create_dataset(name, data=np.full(start, np.nan), maxshape=(None,),
+                                          dtype="f8", chunks=(4096,))
+                self._file[name].attrs["units"] = units
+            columns.append((name, values, units))
+        for name, values, _ in columns:
             dataset = self._file[name]
             dataset.resize((start + values.size,))
             dataset[start:] = values
@@ -214,8 +229,10 @@ class WindowFile:
                 f"{self.path} holds {self.n_samples} samples, fewer than the {n_samples} "
                 "its checkpoint expects; the file and checkpoint do not belong together"
             )
-        for name in ("time", "n"):
-            self._file[name].resize((n_samples,))
+        for name in self._file:
+            dataset = self._file[name]
+            if dataset.ndim == 1 and dataset.maxshape == (None,):
+                dataset.resize((min(n_samples, dataset.shape[0]),))
         self._file.flush()
 
     def set_attrs(self, values: Mapping[str, Any]) -> None:
@@ -266,6 +283,9 @@ def read_window(path: str | os.PathLike) -> Window:
             attrs = {key: _decode(value) for key, value in handle.attrs.items()}
             time = handle["time"][()]
             n = handle["n"][()]
+            series = {name: handle[name][()] for name in handle
+                      if name not in ("time", "n") and handle[name].ndim == 1
+                      and handle[name].shape == n.shape}
     except OSError as err:
         raise WindowError(f"{path} cannot be read as HDF5 ({err}); is it a window file?") from None
     missing = set(REQUIRED_ATTRS) - set(attrs)
@@ -275,6 +295,8 @@ def read_window(path: str | os.PathLike) -> Window:
     if n.size == 0:
         raise WindowError(f"{path} holds no samples; run the window or leave it out")
     known = {key: attrs.pop(key) for key in list(REQUIRED_ATTRS) + ["complete"] if key in attrs}
+    if series:
+        attrs["series"] = series  # e.g. box_height (nm), pressure_zz (MPa) per sample
     return Window(
         time=time,
         n=n,

@@ -20,14 +20,19 @@ openmm = pytest.importorskip("openmm")
 
 from md_setups.builder import build_system, ensure_build
 from md_setups.forces import (
+    BOX_HEIGHT,
     FIELD_GROUP,
     KAPPA,
     RESTRAINT_GROUP,
     TARGET,
+    VOLTAGE,
+    add_barostat,
     add_cv_restraint,
     add_field,
     analysis_groups,
     field_strength,
+    sync_box_height,
+    voltage_parameter,
 )
 from md_setups.platforms import pick_platform_name
 from md_setups.runner import WindowTask, run_windows, window_path
@@ -40,9 +45,9 @@ from nanopore.windows import read_window
 TINY = {
     "pore": {"radius": 0.5, "length": 0.9},
     "wall": {"epsilon": 0.3},
-    "solvent": {"salt_concentration": 1.0},
+    "solvent": {"salt_concentration": 1.0, "full_pore_equilibration": 0.0},
     "box": {"lateral": 1.9, "reservoir": 0.8},
-    "simulation": {"nonbonded": "cutoff", "cutoff": 0.8, "platform": "Reference"},
+    "simulation": {"nonbonded": "pme", "cutoff": 0.8, "platform": "Reference"},
     "windows": {"targets": [2.0, 4.0], "spring_constant": 4.0},
     "run": {"voltages": [0.5], "equilibration": 0.01, "production": 0.1, "cv_stride": 5,
             "checkpoint_interval": 0.01, "seed": 11},
@@ -128,23 +133,183 @@ def test_restraint_energy_and_forces_are_analytic(tiny_built):
     assert energy.value_in_unit(openmm.unit.kilojoule_per_mole) == pytest.approx(0.0, abs=1e-12)
 
 
-def test_field_force_is_q_times_e(tiny_built):
+def _field_state(system, positions, box, groups=None):
+    context = reference_context(system, positions)
+    context.setPeriodicBoxVectors(openmm.Vec3(box[0], 0, 0), openmm.Vec3(0, box[1], 0),
+                                  openmm.Vec3(0, 0, box[2]))
+    context.setPositions(positions)
+    return context
+
+
+def test_field_force_is_q_v_over_the_current_box_height(tiny_built):
     setup, built = tiny_built
     system = copy.deepcopy(built.system)
     voltage = 0.8
     add_field(system, voltage, setup.box_height)
-    context = reference_context(system, built.positions)
-    forces = context.getState(getForces=True, groups={FIELD_GROUP}).getForces(asNumpy=True)
-    forces = forces.value_in_unit(openmm.unit.kilojoule_per_mole / openmm.unit.nanometer)
     nonbonded = next(f for f in system.getForces() if isinstance(f, openmm.NonbondedForce))
     charges = np.array([nonbonded.getParticleParameters(i)[0].value_in_unit(
         openmm.unit.elementary_charge) for i in range(system.getNumParticles())])
-    e_field = voltage / setup.box_height * EV_IN_KJ_PER_MOL
-    np.testing.assert_allclose(forces[:, 2], charges * e_field, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(forces[:, :2], 0.0, atol=1e-12)
+    charges[built.wall_indices] = 0.0  # massless wall sites never move and feel no field
     assert np.count_nonzero(charges) > 0
+    # the box as built, and a box 7 % taller (as a barostat may make it)
+    for height in (setup.box_height, 1.07 * setup.box_height):
+        box = np.array([*setup.box_edges[:2], height])
+        context = _field_state(system, built.positions, box)
+        sync_box_height(context)
+        assert context.getParameter(BOX_HEIGHT) == pytest.approx(height, rel=1e-12)
+        forces = context.getState(getForces=True, groups={FIELD_GROUP}).getForces(asNumpy=True)
+        forces = forces.value_in_unit(openmm.unit.kilojoule_per_mole / openmm.unit.nanometer)
+        e_field = voltage / height * EV_IN_KJ_PER_MOL
+        np.testing.assert_allclose(forces[:, 2], charges * e_field, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(forces[:, :2], 0.0, atol=1e-12)
     assert field_strength(1.0, 1.0) == pytest.approx(96.485, rel=1e-4)
+    assert voltage_parameter(1.0) == pytest.approx(96.485, rel=1e-4)
     assert FIELD_GROUP not in analysis_groups() and RESTRAINT_GROUP in analysis_groups()
+
+
+def test_barostat_moves_feel_no_work_from_the_field(tiny_built):
+    """A box move scales molecule centres about z = 0; the field's energy must not change.
+
+    Ions far from the origin (as after they have carried current across many boxes)
+    would otherwise bias the barostat by q E (s - 1) z.
+    """
+    setup, built = tiny_built
+    system = copy.deepcopy(built.system)
+    add_field(system, 1.5, setup.box_height)
+    positions = built.positions.copy()
+    topology_atoms = list(built.topology.atoms())
+    ions = [a.index for a in topology_atoms if a.residue.name in ("K", "CL")]
+    assert ions
+    # ions that drifted through several periodic images
+    positions[ions, 2] += setup.box_height * np.arange(1, len(ions) + 1) * np.where(
+        np.arange(len(ions)) % 2, 3, -2)
+    box = setup.box_edges
+    context = _field_state(system, positions, box)
+    sync_box_height(context)
+    before = context.getState(getEnergy=True, groups={FIELD_GROUP}).getPotentialEnergy()
+    scale = 1.013
+    moved = positions.copy()
+    for residue in built.topology.residues():
+        members = [a.index for a in residue.atoms()]
+        if residue.name in ("WAL", "WCH"):
+            continue  # the rigid wall is centred on z = 0: its move is nil
+        centre = positions[members, 2].mean()
+        moved[members, 2] += (scale - 1.0) * centre
+    context.setPeriodicBoxVectors(openmm.Vec3(box[0], 0, 0), openmm.Vec3(0, box[1], 0),
+                                  openmm.Vec3(0, 0, scale * box[2]))
+    context.setPositions(moved)
+    after = context.getState(getEnergy=True, groups={FIELD_GROUP}).getPotentialEnergy()
+    unit = openmm.unit.kilojoule_per_mole
+    assert abs(before.value_in_unit(unit)) > 10.0  # the field does have energy here
+    assert after.value_in_unit(unit) == pytest.approx(before.value_in_unit(unit), abs=1e-6)
+
+
+def test_barostat_holds_the_set_pressure_and_never_moves_the_wall(tmp_path):
+    setup = tiny_setup(simulation={"platform": "CPU", "threads": 1, "pressure": 0.1},
+                       run={"voltages": [0.0], "equilibration": 4.0, "production": 16.0,
+                            "cv_stride": 10, "checkpoint_interval": 20.0})
+    (path,) = run_windows(setup, tmp_path, windows=[0], progress=False)
+    window = read_window(path)
+    heights = window.metadata["series"]["box_height"]
+    assert np.ptp(heights) > 1e-3  # the box height does move
+    mean, error = window.metadata["pressure_zz_mpa"], window.metadata["pressure_zz_mpa_error"]
+    assert np.isfinite(error) and 0.0 < error < 150.0
+    assert abs(mean - 0.1) < 3.0 * error, (mean, error)
+    # the wall sites sit exactly where they were built
+    import openmm as mm
+
+    state = mm.XmlSerializer.deserialize(window_path(tmp_path, WindowTask(0.0, 0), ".xml").read_text())
+    built = ensure_build(setup, tmp_path / "build")
+    final = state.getPositions(asNumpy=True).value_in_unit(mm.unit.nanometer)
+    np.testing.assert_allclose(final[built.wall_indices], built.positions[built.wall_indices],
+                               atol=2e-4)
+
+
+def test_barostat_acts_on_the_box_height_only():
+    system = openmm.System()
+    index = add_barostat(system, 50.0, 310.0, interval=7)
+    barostat = system.getForce(index)
+    assert (barostat.getScaleX(), barostat.getScaleY(), barostat.getScaleZ()) == (False, False, True)
+    assert barostat.getDefaultPressure()[2].value_in_unit(openmm.unit.bar) == pytest.approx(500.0)
+    assert barostat.getFrequency() == 7
+
+
+def test_cutoff_electrostatics_with_a_voltage_is_refused():
+    with pytest.raises(SetupError, match=r"nonbonded = 'cutoff' with an applied voltage.*pme"):
+        tiny_setup(simulation={"nonbonded": "cutoff"}, run={"voltages": [0.0, 0.5]})
+    assert tiny_setup(simulation={"nonbonded": "cutoff"}, run={"voltages": [0.0]})
+
+
+# ---------------------------------------------------------------------- geometry
+def test_cylindrical_lining_puts_the_sites_at_the_stated_radius():
+    from md_setups.builder import wall_sites
+
+    for radius in (0.5, 0.62):
+        setup = tiny_setup(pore={"radius": radius, "lining": "cylinder"})
+        sites = wall_sites(setup)
+        center = setup.pore_center
+        inside = np.abs(sites[:, 2] - center[2]) <= 0.5 * setup["pore"]["length"] + 1e-9
+        radial = np.hypot(*(sites[inside, :2] - center[:2]).T)
+        assert radial.min() == pytest.approx(radius, abs=1e-9)
+        # the lining is a full ring at every height, not a faceted lattice cut
+        lining = radial < radius + 1e-6
+        assert np.count_nonzero(lining) >= 2 * 6
+    lattice = tiny_setup(pore={"radius": 0.5, "lining": "lattice"})
+    sites = wall_sites(lattice)
+    radial = np.hypot(*(sites[:, :2] - lattice.pore_center[:2]).T)
+    assert radial.min() > 0.5  # a lattice cut lines the pore beyond the nominal radius
+
+
+def test_cone_and_step_follow_their_radii_and_are_not_mirror_symmetric():
+    cone = tiny_setup(pore={"radius": 0.45, "radius_top": 0.65, "shape": "cone"})
+    assert not cone.mirror_symmetric
+    assert cone.pore_radius_at(-0.45) == pytest.approx(0.45)
+    assert cone.pore_radius_at(0.45) == pytest.approx(0.65)
+    step = tiny_setup(pore={"radius": 0.45, "radius_top": 0.65, "shape": "step"})
+    assert step.pore_radius_at(-0.1) == pytest.approx(0.45)
+    assert step.pore_radius_at(0.1) == pytest.approx(0.65)
+    assert tiny_setup().mirror_symmetric
+
+
+def test_salt_counts_ions_from_the_reservoir_waters():
+    setup = tiny_setup(solvent={"salt_concentration": 2.0, "full_pore_equilibration": 0.0})
+    built = build_system(setup)
+    salt = built.info["salt"]
+    pairs = built.info["n_potassium"]
+    waters = salt["n_reservoir_water"]
+    # one pair more or less would be further from the stated concentration
+    per_pair = 1.0 / (waters / 33.37 * 0.602214076)
+    assert abs(salt["molarity_mol_l"] - 2.0) <= 0.5 * per_pair + 1e-9
+    assert salt["molality_mol_kg"] == pytest.approx(pairs / (waters * 0.018015))
+
+
+def test_charged_rings_are_neutralised_and_report_their_dipole():
+    setup = tiny_setup(charges={"ring_charge": -0.5, "ring_sites": 4, "ring_z": [0.45]})
+    assert not setup.mirror_symmetric
+    built = build_system(setup)
+    info = built.info
+    assert info["n_charged_sites"] == 4
+    assert info["pore_charge"]["net_charge_e"] == pytest.approx(-2.0)
+    assert info["n_potassium"] == info["n_chloride"] + 2  # two counter-ions
+    assert abs(info["checks"]["net_charge_e"]) < 1e-9
+    assert info["pore_charge"]["dipole_z_e_nm"] == pytest.approx(-2.0 * 0.45)
+    assert info["symmetric_pore"] == 0
+    mirrored = tiny_setup(charges={"ring_charge": -0.5, "ring_sites": 4, "ring_z": [-0.45, 0.45]})
+    assert mirrored.mirror_symmetric
+    with pytest.raises(Exception, match="whole number"):
+        build_system(tiny_setup(charges={"ring_charge": -0.3, "ring_sites": 3, "ring_z": [0.0]}))
+
+
+def test_windows_must_run_beyond_the_full_pore():
+    from md_setups.builder import BuildError, check_targets_cover
+
+    setup = tiny_setup(windows={"targets": [0.0, 2.0, 4.0]})
+    with pytest.raises(BuildError, match="raise \\[windows\\] stop to at least 6.5"):
+        check_targets_cover(setup, {"n_full": 5.3, "n_full_error": 0.2})
+    check_targets_cover(setup, {"n_full": 3.5, "n_full_error": 0.2})
+    # without a stop the windows run to 1.3 times the full pore's estimate
+    default = tiny_setup(windows={"targets": None, "start": 0.0, "step": 1.0})
+    assert default.targets.max() >= 1.3 * default.full_pore_estimate() - 1e-9
 
 
 # ---------------------------------------------------------------------- builder
