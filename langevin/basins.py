@@ -136,20 +136,21 @@ def find_basins(
     if dry is None or wet is None:
         floor = float(np.min(-f)) - 10.0 * max(prominence, 1.0)
         padded = np.concatenate([[floor], -f, [floor]])
-        peaks, props = find_peaks(padded, prominence=0.0)
+        peaks, props = find_peaks(padded, prominence=prominence)  # the floor, then errors
         depth = props["prominences"]
         left, right = props["left_bases"], props["right_bases"]
         # The depth is measured to the lower of the two barriers (higher -f); a base
         # on the padding means the minimum is the deepest on that side.
         base = np.where(padded[left] > padded[right], left, right) - 1
         minima = peaks - 1
-        inside = (base >= 0) & (base < f.size)
-        sigma = np.zeros(minima.size)
-        if inside.any():
-            sigma[inside] = difference_error(base[inside], minima[inside], error, replicates)
-        sigma = np.nan_to_num(sigma, nan=0.0)
-        threshold = np.maximum(prominence, sigmas * sigma)
-        minima = minima[depth > threshold]
+        if (error is not None or replicates is not None) and minima.size:
+            threshold = np.zeros(minima.size)
+            inside = (base >= 0) & (base < f.size)
+            if inside.any():
+                sigma = difference_error(base[inside], minima[inside], error, replicates)
+                sigma[~np.isfinite(sigma)] = 0.0
+                threshold[inside] = sigmas * sigma
+            minima = minima[depth > threshold]
         if dry is not None:
             minima = minima[minima > snap(dry)]
         if wet is not None:
@@ -179,11 +180,9 @@ def find_basins(
             raise BasinError("the barrier must lie between the dry and the wet minimum")
     else:
         barrier_index = dry_index + 1 + int(np.argmax(f[dry_index + 1 : wet_index]))
-    return Basins(
-        dry_index, barrier_index, wet_index,
-        float(difference_error(barrier_index, dry_index, error, replicates)),
-        float(difference_error(barrier_index, wet_index, error, replicates)),
-    )
+    if error is None and replicates is None:
+        return Basins(dry_index, barrier_index, wet_index)
+    return with_errors(Basins(dry_index, barrier_index, wet_index), error, replicates)
 
 
 def with_errors(
