@@ -136,10 +136,14 @@ def main() -> None:
 @click.option("--allow-download", is_flag=True, help="Allow fetching --model from the hub.")
 @click.option(
     "--activation",
-    type=click.Choice(["topk", "relu"]),
+    type=click.Choice(["topk", "groupmax", "relu"]),
     default="topk",
     show_default=True,
-    help="Latent activation (relu is trained with --l1-coefficient).",
+    help="Latent activation (groupmax keeps the largest of k groups; relu is trained with "
+    "--l1-coefficient).",
+)
+@click.option(
+    "--multi-topk", is_flag=True, help="Add sparsify's Multi-TopK term (FVU of 4k latents / 8)."
 )
 @click.option("-k", "--k", "k", default=32, show_default=True, help="Active latents (TopK).")
 @click.option(
@@ -221,7 +225,8 @@ def train(**opts: Any) -> None:
             expansion_factor=opts["expansion_factor"],
             normalize_decoder=not opts["no_normalize_decoder"],
             num_latents=opts["num_latents"],
-            k=opts["k"] if opts["activation"] == "topk" else 0,
+            k=opts["k"] if opts["activation"] != "relu" else 0,
+            multi_topk=opts["multi_topk"],
             skip_connection=opts["skip_connection"],
             transcode=opts["transcode"],
         )
@@ -350,6 +355,37 @@ def overlap(coder_a: Path, coder_b: Path, threshold: float) -> None:
         for name, value in counts.items()
     ]
     _print_table(["directions", "shared fraction", "latents"], rows)
+
+
+@main.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--to",
+    "fmt",
+    type=click.Choice(["native", "sparsify", "saelens"]),
+    required=True,
+    help="Layout to write: native or sparsify (cfg.json + sae.safetensors; sparsify refuses "
+    "ReLU and JumpReLU coders) or saelens (cfg.json + sae_weights.safetensors, autoencoders).",
+)
+def convert(source: Path, dest: Path, fmt: str) -> None:
+    """Rewrite a coder folder in another on-disk layout (tensors copied exactly).
+
+    SOURCE is a coder folder in any layout this package reads (sparsify or
+    SAELens); DEST is the folder to write.
+    """
+    with _user_errors():
+        from interp.io import load_coder, save_coder
+
+        if dest.resolve() == source.resolve():
+            raise ValueError("DEST must differ from SOURCE")
+        coder = load_coder(source)
+        save_coder(coder, dest, format=fmt)
+    cfg = coder.cfg
+    click.echo(
+        f"{source} -> {dest} ({fmt}): {cfg.activation} coder, d_in = {coder.d_in}, "
+        f"{coder.num_latents} latents"
+    )
 
 
 def _float32() -> Any:

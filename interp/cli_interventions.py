@@ -82,6 +82,14 @@ _json_option = click.option(
 @click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), help="Save the tuned lens here."
 )
+@click.option(
+    "--out-format",
+    type=click.Choice(["native", "tuned-lens"]),
+    default="native",
+    show_default=True,
+    help="native: lens.json + lens.safetensors; tuned-lens: the tuned-lens package's "
+    "config.json + params.pt.",
+)
 @_json_option
 @_device_option
 @_download_option
@@ -117,7 +125,7 @@ def lens(**opts: Any) -> None:
             )
             tuned = train_tuned_lens(model, train, config)
             if opts["out"] is not None:
-                tuned.save(opts["out"])
+                tuned.save(opts["out"], format=opts["out_format"], base_model=opts["model_path"])
         report = evaluate_lenses(model, held_out, tuned)
     click.echo(
         f"{opts['model_path']}: {len(report.layers) - 1} blocks, {report.n_tokens} held-out tokens"

@@ -4,17 +4,20 @@ All coders share one parameterisation, named as in the reference on-disk
 layout so that published weights load directly:
 
 ``encoder.weight`` (M, d), ``encoder.bias`` (M,), ``W_dec`` (M, d),
-``b_dec`` (d,) and, for skip coders, ``W_skip`` (d, d).
+``b_dec`` (d,), for skip coders ``W_skip`` (d, d) and, for JumpReLU coders,
+``threshold`` (M,).
 
 Forward pass, for an input ``x`` and a target ``y`` (``y = x`` for an
 autoencoder)::
 
     x' = x - b_dec            (autoencoders only)
     pre = relu(W_enc x' + b_enc)
-    z   = activation(pre)     (TopK: keep the k largest; ReLU: keep all)
+    z   = activation(pre)     (TopK: keep the k largest; GroupMax: the largest of
+                               each of k groups; ReLU: keep all; JumpReLU: keep
+                               those above a per-latent threshold)
     y_hat = W_dec^T z + b_dec (+ W_skip x for skip coders)
 
-The two activations are two small subclasses of :class:`SparseCoder`;
+Each activation is a small subclass of :class:`SparseCoder`;
 :func:`build_coder` picks one from :attr:`CoderConfig.activation`.
 """
 
@@ -91,6 +94,9 @@ class ForwardOutput(NamedTuple):
     l1_loss : Tensor
         Mean over rows of ``sum_j z_j ||W_dec[j]||``, the sparsity penalty of
         ReLU coders (computed for every coder; the trainer weights it).
+    multi_topk_fvu : Tensor
+        FVU of the decoding of the ``4 k`` largest pre-activations (with
+        ``b_dec``, without the skip term) when ``cfg.multi_topk``; else zero.
     """
 
     output: Tensor
@@ -99,6 +105,7 @@ class ForwardOutput(NamedTuple):
     l0: Tensor
     auxk_loss: Tensor
     l1_loss: Tensor
+    multi_topk_fvu: Tensor
 
 
 class SparseCoder(nn.Module):
@@ -385,6 +392,12 @@ class SparseCoder(nn.Module):
             if dead_mask is not None
             else output.new_zeros(())
         )
+        multi = output.new_zeros(())
+        if self.cfg.multi_topk:
+            wide = min(4 * self.cfg.k, self.num_latents)
+            acts, indices = latents.pre_acts.topk(wide, dim=-1, sorted=False)
+            wide_out = self._decode_sparse(acts, indices) + self.b_dec
+            multi = fraction_of_variance_unexplained(y, wide_out, variance)
         norms = self.decoder_norms()
         if latents.indices is None:
             l1 = (latents.acts * norms).sum(dim=-1).mean()
@@ -397,6 +410,7 @@ class SparseCoder(nn.Module):
             l0=latents.active_count().to(output.dtype).mean(),
             auxk_loss=auxk,
             l1_loss=l1,
+            multi_topk_fvu=multi,
         )
 
 
@@ -406,6 +420,19 @@ class TopKCoder(SparseCoder):
     def _activate(self, pre_acts: Tensor) -> EncoderOutput:
         acts, indices = pre_acts.topk(self.cfg.k, dim=-1, sorted=False)
         return EncoderOutput(acts, indices, pre_acts)
+
+
+class GroupMaxCoder(SparseCoder):
+    """Sparse coder that keeps the largest pre-activation of each of ``k`` latent groups.
+
+    Group ``g`` holds the contiguous latents ``g M / k .. (g + 1) M / k - 1``.
+    """
+
+    def _activate(self, pre_acts: Tensor) -> EncoderOutput:
+        k = self.cfg.k
+        acts, within = pre_acts.unflatten(-1, (k, -1)).max(dim=-1)
+        offsets = torch.arange(0, self.num_latents, self.num_latents // k, device=acts.device)
+        return EncoderOutput(acts, within + offsets, pre_acts)
 
 
 class ReLUCoder(SparseCoder):
@@ -419,7 +446,39 @@ class ReLUCoder(SparseCoder):
         return EncoderOutput(pre_acts, None, pre_acts)
 
 
-CODER_CLASSES: dict[str, type[SparseCoder]] = {"topk": TopKCoder, "relu": ReLUCoder}
+class JumpReLUCoder(SparseCoder):
+    """Sparse coder that keeps the pre-activations above a per-latent ``threshold``.
+
+    ``z_j = pre_j`` where ``pre_j > threshold_j``, else 0 (dense latents), as
+    in SAELens's JumpReLU SAEs. The threshold is a parameter (M,) but is not
+    trained here (its gradient needs a straight-through estimator).
+    """
+
+    def __init__(
+        self,
+        d_in: int,
+        cfg: CoderConfig,
+        *,
+        seed: SeedLike = 0,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(d_in, cfg, seed=seed, device=device, dtype=dtype)
+        self.threshold = nn.Parameter(
+            torch.zeros(self.num_latents, device=device, dtype=dtype), requires_grad=False
+        )
+
+    def _activate(self, pre_acts: Tensor) -> EncoderOutput:
+        acts = pre_acts * (pre_acts > self.threshold).to(pre_acts.dtype)
+        return EncoderOutput(acts, None, pre_acts)
+
+
+CODER_CLASSES: dict[str, type[SparseCoder]] = {
+    "topk": TopKCoder,
+    "groupmax": GroupMaxCoder,
+    "relu": ReLUCoder,
+    "jumprelu": JumpReLUCoder,
+}
 
 
 def build_coder(

@@ -1,12 +1,19 @@
 """Reading and writing coders and activation tensors.
 
-Coders use the reference on-disk layout: one folder per hook point holding
+Coders use the reference (sparsify) on-disk layout: one folder per hook point
+holding
 
 ``cfg.json``
     the :class:`~interp.config.CoderConfig` fields plus ``d_in``;
 ``sae.safetensors``
-    the parameters ``encoder.weight``, ``encoder.bias``, ``W_dec``, ``b_dec``
-    and, for skip coders, ``W_skip``.
+    the parameters ``encoder.weight``, ``encoder.bias``, ``W_dec``, ``b_dec``,
+    for skip coders ``W_skip`` and, for JumpReLU coders, ``threshold``.
+
+:func:`load_coder` also reads SAELens folders (``cfg.json`` +
+``sae_weights.safetensors``, see :mod:`interp.saelens`), telling the two
+apart by the weights file. :func:`save_coder` writes ``format="native"``
+(every coder), ``"sparsify"`` (the same files, refusing what sparsify cannot
+read: ReLU and JumpReLU coders) or ``"saelens"``.
 """
 
 from __future__ import annotations
@@ -25,14 +32,18 @@ from interp.config import CoderConfig
 
 CONFIG_FILE = "cfg.json"
 WEIGHTS_FILE = "sae.safetensors"
+FORMATS: tuple[str, ...] = ("native", "sparsify", "saelens")
+SPARSIFY_ACTIVATIONS: tuple[str, ...] = ("topk", "groupmax")
+"""Activations sparsify's ``SparseCoder`` implements (it has no ReLU or JumpReLU)."""
+SAELENS_NAMES = frozenset({"W_enc", "b_enc"})
 
 
 class CoderFormatError(ValueError):
     """A folder or file is not a readable coder or activation tensor."""
 
 
-def save_coder(coder: SparseCoder, path: str | Path) -> Path:
-    """Write ``cfg.json`` and ``sae.safetensors`` into the folder ``path``.
+def save_coder(coder: SparseCoder, path: str | Path, *, format: str = "native") -> Path:
+    """Write a coder into the folder ``path``.
 
     Parameters
     ----------
@@ -40,12 +51,29 @@ def save_coder(coder: SparseCoder, path: str | Path) -> Path:
         The coder to save.
     path : str or Path
         Folder for this hook point; created if needed.
+    format : {"native", "sparsify", "saelens"}
+        ``"native"``: ``cfg.json`` + ``sae.safetensors`` for every coder;
+        ``"sparsify"``: the same files, refusing ReLU and JumpReLU coders
+        (sparsify cannot read them); ``"saelens"``: ``cfg.json`` +
+        ``sae_weights.safetensors`` (autoencoders only, see
+        :func:`interp.saelens.save_saelens`).
 
     Returns
     -------
     Path
         The folder.
     """
+    if format not in FORMATS:
+        raise ValueError(f"unknown coder format {format!r}; expected one of {FORMATS}")
+    if format == "saelens":
+        from interp.saelens import save_saelens
+
+        return save_saelens(coder, path)
+    if format == "sparsify" and coder.cfg.activation not in SPARSIFY_ACTIVATIONS:
+        raise CoderFormatError(
+            f"sparsify has no {coder.cfg.activation} coder; save it as format='native' (read "
+            "here only) or 'saelens' (autoencoders)"
+        )
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     tensors = {name: p.detach().contiguous().cpu() for name, p in coder.named_parameters()}
@@ -74,6 +102,11 @@ def read_config(path: str | Path) -> tuple[CoderConfig, int]:
         raise FileNotFoundError(f"no coder folder at {path}")
     if not cfg_path.is_file():
         raise FileNotFoundError(f"{path} has no {CONFIG_FILE}; not a coder folder")
+    from interp.saelens import is_saelens_folder, read_saelens_config
+
+    if is_saelens_folder(path):
+        cfg, d_in, _ = read_saelens_config(path)
+        return cfg, d_in
     try:
         data = json.loads(cfg_path.read_text(encoding="utf-8"))
         d_in = int(data["d_in"])
@@ -89,12 +122,13 @@ def load_coder(
     device: str | torch.device = "cpu",
     dtype: torch.dtype | None = None,
 ) -> SparseCoder:
-    """Load a coder saved in the reference layout.
+    """Load a coder saved in the reference (sparsify) layout or in SAELens's.
 
     Parameters
     ----------
     path : str or Path
-        Folder holding ``cfg.json`` and ``sae.safetensors``.
+        Folder holding ``cfg.json`` and ``sae.safetensors`` (sparsify and
+        this package) or ``sae_weights.safetensors`` (SAELens).
     device : str or torch.device
         Device of the loaded parameters.
     dtype : torch.dtype, optional
@@ -106,11 +140,18 @@ def load_coder(
     """
     path = Path(path)
     cfg, d_in = read_config(path)
+    from interp.saelens import SAELENS_WEIGHTS_FILE, load_saelens
+
+    if (path / SAELENS_WEIGHTS_FILE).is_file():
+        coder = load_saelens(path)
+        return coder.to(device=device, dtype=dtype or coder.dtype)
     weights = path / WEIGHTS_FILE
     if not weights.is_file():
-        raise FileNotFoundError(f"{path} has no {WEIGHTS_FILE}")
+        raise FileNotFoundError(
+            f"{path} has no {WEIGHTS_FILE} (sparsify layout) or {SAELENS_WEIGHTS_FILE} (SAELens)"
+        )
     with safe_open(str(weights), framework="pt", device="cpu") as handle:
-        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
     if not tensors:
         raise CoderFormatError(f"{weights} holds no tensors")
     stored_dtype = next(iter(tensors.values())).dtype
@@ -119,9 +160,15 @@ def load_coder(
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:
+        hint = ""
+        if SAELENS_NAMES <= set(tensors):
+            hint = (
+                f"; these are SAELens parameter names: SAELens folders hold "
+                f"{SAELENS_WEIGHTS_FILE}, rename the file to load it"
+            )
         raise CoderFormatError(
             f"{weights}: parameters do not match {CONFIG_FILE} "
-            f"(missing {missing}, unexpected {extra})"
+            f"(missing {missing}, unexpected {extra}){hint}"
         )
     for name, shape in expected.items():
         if tuple(tensors[name].shape) != shape:

@@ -33,6 +33,10 @@ from interp.seeding import make_generator
 
 LENS_CONFIG_FILE = "lens.json"
 LENS_WEIGHTS_FILE = "lens.safetensors"
+TUNED_LENS_CONFIG_FILE = "config.json"
+TUNED_LENS_WEIGHTS_FILE = "params.pt"
+TUNED_LENS_TYPE = "linear_tuned_lens"
+LENS_FORMATS: tuple[str, ...] = ("native", "tuned-lens")
 
 
 def kl_divergence(reference_logits: Tensor, logits: Tensor) -> Tensor:
@@ -105,8 +109,34 @@ class TunedLens(nn.Module):
             ]
         )
 
-    def save(self, path: str | Path) -> Path:
-        """Write ``lens.json`` and ``lens.safetensors`` into the folder ``path``."""
+    def save(
+        self, path: str | Path, *, format: str = "native", base_model: str = ""
+    ) -> Path:
+        """Write the lens into the folder ``path``.
+
+        Parameters
+        ----------
+        path : str or Path
+            Folder; created if needed.
+        format : {"native", "tuned-lens"}
+            ``"native"``: ``lens.json`` + ``lens.safetensors`` (all ``L + 1``
+            translators). ``"tuned-lens"``: the tuned-lens package's
+            ``config.json`` + ``params.pt`` (translators ``0 .. L - 1``
+            under the keys ``"<l>.weight"`` and ``"<l>.bias"``; tuned-lens
+            keeps no translator for the last layer, so it must be zero, as
+            training leaves it).
+        base_model : str
+            ``base_model_name_or_path`` recorded in a tuned-lens config.
+
+        Returns
+        -------
+        Path
+            The folder.
+        """
+        if format not in LENS_FORMATS:
+            raise ValueError(f"unknown lens format {format!r}; expected one of {LENS_FORMATS}")
+        if format == "tuned-lens":
+            return self._save_tuned_lens(Path(path), base_model)
         from safetensors.torch import save_file
 
         path = Path(path)
@@ -118,14 +148,97 @@ class TunedLens(nn.Module):
         save_file(state, str(path / LENS_WEIGHTS_FILE))
         return path
 
+    def _save_tuned_lens(self, path: Path, base_model: str) -> Path:
+        last = self.translators[self.num_layers]
+        if bool(last.weight.detach().any()) or bool(last.bias.detach().any()):
+            raise ValueError(
+                f"the translator of the last layer ({self.num_layers}) is not zero; the "
+                "tuned-lens layout has none, save in the native format"
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        state = {}
+        for layer in range(self.num_layers):
+            translator = self.translators[layer]
+            state[f"{layer}.weight"] = translator.weight.detach().cpu().clone()
+            state[f"{layer}.bias"] = translator.bias.detach().cpu().clone()
+        torch.save(state, path / TUNED_LENS_WEIGHTS_FILE)
+        config = {
+            "base_model_name_or_path": base_model,
+            "d_model": self.d_model,
+            "num_hidden_layers": self.num_layers,
+            "bias": True,
+            "base_model_revision": None,
+            "unembed_hash": None,
+            "lens_type": TUNED_LENS_TYPE,
+        }
+        (path / TUNED_LENS_CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+        return path
+
+    @classmethod
+    def _load_tuned_lens(cls, path: Path) -> TunedLens:
+        config_path, weights_path = path / TUNED_LENS_CONFIG_FILE, path / TUNED_LENS_WEIGHTS_FILE
+        try:
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+            d_model, num_layers = int(config["d_model"]), int(config["num_hidden_layers"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"{config_path}: invalid tuned-lens configuration ({err})") from None
+        lens_type = config.get("lens_type", TUNED_LENS_TYPE)
+        if lens_type != TUNED_LENS_TYPE:
+            raise ValueError(f"{config_path}: lens_type {lens_type!r} is not {TUNED_LENS_TYPE!r}")
+        state = torch.load(weights_path, map_location="cpu", weights_only=True)
+        bias = bool(config.get("bias", True))
+        expected = {f"{i}.weight" for i in range(num_layers)}
+        if bias:
+            expected |= {f"{i}.bias" for i in range(num_layers)}
+        if not isinstance(state, dict) or set(state) != expected:
+            found = sorted(state)[:6] if isinstance(state, dict) else type(state).__name__
+            raise ValueError(
+                f"{weights_path}: expected the {len(expected)} translator tensors "
+                f"'<layer>.weight'/'<layer>.bias' for {num_layers} layers, found {found}"
+            )
+        lens = cls(num_layers, d_model)
+        with torch.no_grad():
+            for layer in range(num_layers):
+                translator = lens.translators[layer]
+                weight = state[f"{layer}.weight"]
+                if tuple(weight.shape) != (d_model, d_model):
+                    raise ValueError(
+                        f"{weights_path}: {layer}.weight has shape {tuple(weight.shape)}, "
+                        f"expected {(d_model, d_model)}"
+                    )
+                translator.weight.copy_(weight.float())
+                if bias:
+                    translator.bias.copy_(state[f"{layer}.bias"].float())
+        return lens
+
     @classmethod
     def load(cls, path: str | Path, *, device: str | torch.device = "cpu") -> TunedLens:
-        """Read a lens written by :meth:`save`."""
+        """Read a lens in the native layout or the tuned-lens package's (told apart by files).
+
+        Parameters
+        ----------
+        path : str or Path
+            Folder with ``lens.json`` + ``lens.safetensors`` or with
+            ``config.json`` + ``params.pt`` (read with ``weights_only=True``;
+            the last layer's translator is zero).
+        device : str or torch.device
+            Where to put the lens.
+
+        Returns
+        -------
+        TunedLens
+            Float32 translators.
+        """
         from safetensors.torch import load_file
 
         path = Path(path)
+        if (path / TUNED_LENS_CONFIG_FILE).is_file() and (path / TUNED_LENS_WEIGHTS_FILE).is_file():
+            return cls._load_tuned_lens(path).to(device)
         if not (path / LENS_CONFIG_FILE).is_file() or not (path / LENS_WEIGHTS_FILE).is_file():
-            raise FileNotFoundError(f"{path} has no {LENS_CONFIG_FILE} and {LENS_WEIGHTS_FILE}")
+            raise FileNotFoundError(
+                f"{path} has no {LENS_CONFIG_FILE} + {LENS_WEIGHTS_FILE} (native) or "
+                f"{TUNED_LENS_CONFIG_FILE} + {TUNED_LENS_WEIGHTS_FILE} (tuned-lens)"
+            )
         cfg = json.loads((path / LENS_CONFIG_FILE).read_text())
         lens = cls(int(cfg["num_layers"]), int(cfg["d_model"]))
         lens.load_state_dict(load_file(str(path / LENS_WEIGHTS_FILE)))

@@ -237,7 +237,16 @@ class BatchSampler:
         self._pos = int(state["pos"])
 
 
+MULTI_TOPK_WEIGHT = 1.0 / 8.0
+"""Weight of the Multi-TopK FVU in the loss (as in sparsify)."""
+
+
 def _check_data(coder_config: CoderConfig, x: Tensor, y: Tensor | None) -> None:
+    if coder_config.activation == "jumprelu":
+        raise ValueError(
+            "JumpReLU coders are loaded (from SAELens), not trained here; train topk, "
+            "groupmax or relu coders"
+        )
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError(f"x must be a non-empty (n, d) matrix, got shape {tuple(x.shape)}")
     if coder_config.transcode and y is None:
@@ -371,7 +380,12 @@ def train_coder(
         l1_weight = cfg.l1_coefficient
         if cfg.l1_warmup_steps:
             l1_weight *= min(1.0, (step + 1) / cfg.l1_warmup_steps)
-        loss = out.fvu + cfg.auxk_alpha * out.auxk_loss + l1_weight * out.l1_loss
+        loss = (
+            out.fvu
+            + cfg.auxk_alpha * out.auxk_loss
+            + l1_weight * out.l1_loss
+            + MULTI_TOPK_WEIGHT * out.multi_topk_fvu
+        )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if coder.normalizes_decoder:

@@ -164,7 +164,7 @@ def test_seeds_control_initialisation():
 
 def test_config_validation():
     with pytest.raises(ValueError, match="activation"):
-        CoderConfig(activation="groupmax")
+        CoderConfig(activation="softmax")
     with pytest.raises(ValueError, match="k"):
         CoderConfig(k=0)
     with pytest.raises(ValueError, match="exceeds"):
