@@ -503,6 +503,11 @@ def compute_profile(
                                "analytic (MBAR)" if method == "mbar" else "none")
     if unfinished:
         profile.attrs["unfinished_windows"] = unfinished
+    # the pore's symmetry as its windows recorded it (the voltage model fits a linear
+    # term only where the pore can have one)
+    symmetry = {int(w.metadata["symmetric_pore"]) for w in windows if "symmetric_pore" in w.metadata}
+    if len(symmetry) == 1:
+        profile.attrs["symmetric_pore"] = symmetry.pop()
     if keep_replicates:
         store_replicates(profile, analyses)
     return FESResult(profile, edges, analyses, notes)

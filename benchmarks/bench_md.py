@@ -1,5 +1,5 @@
 """MD benchmark: ns/day of the quick and production pore systems, with and without
-the CV restraint and the field, in the same run.
+pressure control, the CV restraint and the field, in the same run.
 
 Run ``python benchmarks/bench_md.py [--steps N] [--platform NAME] [--systems quick,production]``.
 For each system it times, on one context per variant (same positions, same
@@ -8,10 +8,15 @@ integrator settings):
 * ``plain``: water, ions and wall only (the baseline);
 * ``+cv``: plus the restrained water count (CustomCVForce), the CV read every
   ``cv_stride`` steps as a window run does;
-* ``+cv+field``: plus the uniform field.
+* ``+cv+field``: plus the uniform field (the field's box height kept current
+  every ``cv_stride`` steps, as a window run does);
+* ``+barostat``: plain plus the z-only Monte Carlo barostat (the rigid wall
+  bound into one molecule);
+* ``+barostat+cv+field``: everything a window run adds, with the pressure read
+  every tenth CV sample as a window run does.
 
-and prints ns/day and the cost of the extra forces relative to the baseline
-(target on CPU: at most 10 %). Variants are timed in interleaved rounds and the
+and prints ns/day and the cost of the extra forces relative to the baseline,
+and of pressure control on its own (target on CPU: at most 10 %). Variants are timed in interleaved rounds and the
 best round is kept, which damps the noise of a shared machine.
 """
 
@@ -25,7 +30,8 @@ import numpy as np
 
 from langevin.plots import format_table
 from md_setups.builder import build_system
-from md_setups.forces import add_cv_restraint, add_field
+from md_setups.forces import add_barostat, add_cv_restraint, add_field, sync_box_height
+from md_setups.runner import PRESSURE_EVERY
 from md_setups.platforms import choose_platform
 from md_setups.setup import load_setup
 
@@ -35,12 +41,15 @@ def make_context(setup, built, variant: str, platform, properties):
     import openmm
 
     system = copy.deepcopy(built.system)
-    restraint = None
-    if variant in ("+cv", "+cv+field"):
+    restraint = barostat = None
+    if "+barostat" in variant:
+        barostat = system.getForce(add_barostat(system, setup["simulation"]["pressure"],
+                                                setup["simulation"]["temperature"]))
+    if "+cv" in variant:
         index = add_cv_restraint(system, setup.cv, built.oxygen_indices,
                                  setup["windows"]["spring_constant"], float(setup.targets[-1]) / 2)
         restraint = system.getForce(index)
-    if variant == "+cv+field":
+    if "+field" in variant:
         add_field(system, 1.0, setup.box_height)
     sim = setup["simulation"]
     integrator = openmm.LangevinMiddleIntegrator(sim["temperature"], sim["friction"], sim["timestep"])
@@ -50,19 +59,21 @@ def make_context(setup, built, variant: str, platform, properties):
     openmm.LocalEnergyMinimizer.minimize(context, 10.0, 200)
     context.setVelocitiesToTemperature(sim["temperature"], 1)
     integrator.step(50)
-    return context, integrator, restraint
+    return context, integrator, restraint, barostat, "+field" in variant
 
 
-def time_variant(context, integrator, restraint, steps: int, stride: int) -> float:
-    """Seconds for ``steps`` steps, reading the CV every ``stride`` steps when present."""
+def time_variant(context, integrator, restraint, barostat, field: bool, steps: int,
+                 stride: int) -> float:
+    """Seconds for ``steps`` steps, doing every ``stride`` steps what a window run does."""
     start = time.perf_counter()
-    if restraint is None:
-        for _ in range(steps // stride):
-            integrator.step(stride)
-    else:
-        for _ in range(steps // stride):
-            integrator.step(stride)
+    for sample in range(steps // stride):
+        integrator.step(stride)
+        if field:
+            sync_box_height(context)
+        if restraint is not None:
             restraint.getCollectiveVariableValues(context)
+        if barostat is not None and restraint is not None and sample % PRESSURE_EVERY == 0:
+            barostat.computeCurrentPressure(context)
     return time.perf_counter() - start
 
 
@@ -77,10 +88,10 @@ def main() -> None:
     rows = []
     for name in args.systems.split(","):
         setup = load_setup(name)
-        built = build_system(setup)
+        built = build_system(setup, full_pore=False)
         sim = setup["simulation"]
         platform, properties = choose_platform(args.platform, sim["precision"], sim["threads"])
-        variants = ("plain", "+cv", "+cv+field")
+        variants = ("plain", "+cv", "+cv+field", "+barostat", "+barostat+cv+field")
         contexts = {v: make_context(setup, built, v, platform, properties) for v in variants}
         stride = setup["run"]["cv_stride"]
         steps = max(stride, args.steps // stride * stride)
@@ -93,6 +104,9 @@ def main() -> None:
             cost = best[variant] / best["plain"] - 1.0
             rows.append([name, str(built.info["n_atoms"]), platform.getName(), variant,
                          f"{ns_day:.1f}", "baseline" if variant == "plain" else f"{100 * cost:+.1f} %"])
+        pressure_cost = best["+barostat+cv+field"] / best["+cv+field"] - 1.0
+        rows.append([name, "", "", "pressure control alone", "",
+                     f"{100 * pressure_cost:+.1f} % (vs +cv+field)"])
     print(format_table(["system", "atoms", "platform", "variant", "ns/day", "cost vs plain"], rows))
 
 

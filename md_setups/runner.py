@@ -194,6 +194,9 @@ class WindowRunner:
             "cv": setup.cv.to_dict(),
             "platform": self.platform.getName(),
             "seed": window_seed(setup, task),
+            "symmetric_pore": int(setup.mirror_symmetric),
+            "pressure_set_mpa": float(setup["simulation"]["pressure"]),
+            "barostat": int(setup["simulation"]["barostat"]),
         }
 
     def _start_state(self, task: WindowTask) -> str:

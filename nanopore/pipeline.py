@@ -302,6 +302,23 @@ def _loop_settings(ctx: PipelineContext) -> tuple[float, np.ndarray]:
     return amplitude, frequencies
 
 
+def _conduction_radius(ctx: PipelineContext) -> tuple[float, str]:
+    """Radius (nm) of the open-pore conductance: the water-accessible one when measured."""
+    import json
+
+    build = ctx.path("md") / "build" / "build.json"
+    nominal = float(ctx.setup["pore"]["radius"])
+    if build.exists():
+        full_pore = json.loads(build.read_text()).get("full_pore") or {}
+        radius = full_pore.get("accessible_radius_nm")
+        if radius is not None and np.isfinite(radius) and radius > 0:
+            return float(radius), (f"open-pore conductance from the water-accessible radius "
+                                   f"{radius:.3f} nm measured in the wet build (lining radius "
+                                   f"{nominal:g} nm)")
+    return nominal, (f"open-pore conductance from the lining radius {nominal:g} nm (no measured "
+                     "water-accessible radius in md/build/build.json)")
+
+
 def stage_loops(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, Any]]:
     """Memristor I-V loops over frequency."""
     import warnings
@@ -325,8 +342,10 @@ def stage_loops(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, A
         basin_notes = basin_notes + [f"G_wet = {g_wet:.3g} nS and G_dry = {g_dry:.3g} nS measured "
                                      "in MD (md/conductance.nc)"]
     else:
-        conductance = conductance_model(pore["radius"], pore["length"],
+        radius, radius_note = _conduction_radius(ctx)
+        conductance = conductance_model(radius, pore["length"],
                                         ctx.setup["pipeline"]["conductivity"])
+        basin_notes = basin_notes + [radius_note]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         loops = memristor_loops(model, amplitude, frequencies,

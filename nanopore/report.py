@@ -39,7 +39,28 @@ def summary_rows(out: Path, setup: Any, manifest: Manifest) -> list[tuple[str, s
     if build.exists():
         info = json.loads(build.read_text())
         rows.append(("system", f"{info['n_atoms']} atoms: {info['n_water']} waters, "
-                               f"{info['n_potassium']} KCl pairs, {info['n_wall']} wall sites"))
+                               f"{info['n_potassium']} K+, {info.get('n_chloride', '?')} Cl-, "
+                               f"{info['n_wall']} wall sites"))
+        salt = info.get("salt")
+        if salt:
+            rows.append(("salt", f"{salt['molarity_mol_l']:.3f} mol/L, {salt['molality_mol_kg']:.3f} "
+                                 f"mol/kg ({salt['n_reservoir_water']} reservoir waters)"))
+        lining = info.get("lining_radius_nm")
+        full = info.get("full_pore") or {}
+        if lining:
+            text = f"lining radius {lining['mean']:.3f} nm ({info.get('lining', 'lattice')})"
+            if full.get("accessible_radius_nm") is not None:
+                text += f", water-accessible radius {full['accessible_radius_nm']:.3f} nm"
+            rows.append(("pore radii", text))
+        if full:
+            rows.append(("full pore", f"N = {full['n_full']:.2f} +- {full['n_full_error']:.2f} "
+                                      f"molecules at {full.get('voltage', 0):g} V "
+                                      f"({full['wet_plateau_ps']:.1f} ps wet"
+                                      f"{', then it dried' if full.get('dried') else ''})"))
+        charge = info.get("pore_charge") or {}
+        if charge.get("net_charge_e"):
+            rows.append(("pore charge", f"{charge['net_charge_e']:+g} e, dipole "
+                                        f"{charge['dipole_z_debye']:+.1f} D along z"))
     rows.append(("pore", f"R = {setup['pore']['radius']} nm, L = {setup['pore']['length']} nm, "
                          f"wall-oxygen epsilon = {setup['wall']['epsilon']} kJ/mol"))
     rows.append(("windows", f"{len(setup.targets)} per voltage at {setup.voltages.tolist()} V; "
