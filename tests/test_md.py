@@ -505,3 +505,22 @@ def test_dcd_frames_give_the_recorded_cv_through_mdanalysis(tmp_path):
     water = PoreWater(universe.select_atoms("resname HOH and name O"), setup.cv).run()
     # DCD stores single-precision coordinates: agreement to about 1e-5 molecules
     np.testing.assert_allclose(water.results.n, window.n, atol=5e-4)
+
+
+@pytest.mark.parametrize("symmetric", [0, 1])
+def test_profiles_carry_the_pore_symmetry_their_windows_recorded(symmetric):
+    from analysis.fes import compute_profile
+    from analysis.synthetic import synthetic_windows
+
+    windows = synthetic_windows(lambda n: 0.3 * (n - 3.0) ** 2, [1.0, 2.0, 3.0, 4.0, 5.0], 2.0,
+                                2000, seed=4)
+    for window in windows:
+        window.metadata["symmetric_pore"] = symmetric
+    result = compute_profile(windows, n_bootstrap=0, detect_equilibration=False,
+                             check_convergence=False)
+    assert result.profile.attrs["symmetric_pore"] == symmetric
+    # windows that disagree, or say nothing, leave the profile silent
+    windows[0].metadata["symmetric_pore"] = 1 - symmetric
+    result = compute_profile(windows, n_bootstrap=0, detect_equilibration=False,
+                             check_convergence=False)
+    assert "symmetric_pore" not in result.profile.attrs
