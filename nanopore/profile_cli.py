@@ -31,6 +31,11 @@ def check(path: str) -> None:
                f"{float(np.max(ds['free_energy'])):.3g} kT")
     click.echo(f"  diffusion: {float(np.min(ds['diffusion'])):.3g} .. "
                f"{float(np.max(ds['diffusion'])):.3g} molecules^2/ps")
+    if "free_energy_replicates" in ds:
+        click.echo(f"  uncertainty: {ds.sizes['replicate']} bootstrap replicate profiles")
+    elif "free_energy_error" in ds:
+        click.echo(f"  uncertainty: free_energy_error up to "
+                   f"{float(np.max(ds['free_energy_error'])):.3g} kT")
     from langevin.landscape import INTERPOLANT, INTERPOLANT_DESCRIPTION
 
     click.echo(f"  kinetics interpolant: {INTERPOLANT} ({INTERPOLANT_DESCRIPTION})")

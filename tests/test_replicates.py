@@ -53,6 +53,8 @@ def test_fes_keeps_replicates_and_rates_use_them(tmp_path):
     gauge = np.argmin(np.abs(profile["free_energy"].values), axis=1)
     for k, g in enumerate(gauge):
         np.testing.assert_allclose(replicates.values[:, k, g], 0.0, atol=1e-12)
+    check = runner.invoke(main, ["profile", "check", str(out)])
+    assert check.exit_code == 0 and "20 bootstrap replicate profiles" in check.output
     rates_out = tmp_path / "rates.nc"
     result = runner.invoke(main, ["rates", str(out), "-o", str(rates_out), "--dry", "2",
                                   "--wet", "8", "--confidence", "0.9"])
