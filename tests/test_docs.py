@@ -34,8 +34,10 @@ epsilon = 0.3
 [box]
 lateral = 1.9
 reservoir = 0.8
+[solvent]
+full_pore_equilibration = 0.0
 [simulation]
-nonbonded = "cutoff"
+nonbonded = "pme"
 cutoff = 0.8
 platform = "CPU"
 threads = 1
