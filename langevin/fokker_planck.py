@@ -258,22 +258,19 @@ def _propagate(
                 value += coefficients[k, m] * basis[m, i]
             free_energy[i] = value
         _fill_rates(free_energy, log_d_rise, left_conductance, right_conductance, widths, up, down)
-        # (I - dt W) P_new = P_old, W tridiagonal: a sub, b diag, c super
+        # (I - dt W) P_new = P_old, W tridiagonal: a sub, c super. Thomas elimination with
+        # the pivots written as dt up_i + s_i, s_0 = 1, s_i = 1 + dt down_{i-1} s_{i-1} / pivot_{i-1}:
+        # sums of positive terms, so no cancellation even when dt W is huge (columns of W sum
+        # to zero and I - dt W is then nearly singular).
+        excess = 1.0
         for i in range(n):
-            b[i] = 1.0
-            a[i] = 0.0
-            c[i] = 0.0
-        for i in range(n - 1):
-            b[i] += time_step * up[i]
-            b[i + 1] += time_step * down[i]
-            a[i + 1] = -time_step * up[i]
-            c[i] = -time_step * down[i]
-        cp[0] = c[0] / b[0]
-        dp[0] = probability[0] / b[0]
-        for i in range(1, n):
-            denominator = b[i] - a[i] * cp[i - 1]
-            cp[i] = c[i] / denominator
-            dp[i] = (probability[i] - a[i] * dp[i - 1]) / denominator
+            a[i] = -time_step * up[i - 1] if i > 0 else 0.0
+            c[i] = -time_step * down[i] if i < n - 1 else 0.0
+            if i > 0:
+                excess = 1.0 + time_step * down[i - 1] * excess / b[i - 1]
+            b[i] = excess + (time_step * up[i] if i < n - 1 else 0.0)  # the pivot
+            cp[i] = c[i] / b[i]
+            dp[i] = (probability[i] - (a[i] * dp[i - 1] if i > 0 else 0.0)) / b[i]
         probability[n - 1] = dp[n - 1]
         for i in range(n - 2, -1, -1):
             probability[i] = dp[i] - cp[i] * probability[i + 1]
