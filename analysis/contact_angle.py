@@ -283,6 +283,34 @@ def block_error(values: np.ndarray) -> float:
     return float(values.std(ddof=1) / np.sqrt(values.size))
 
 
+def block_trend(values: np.ndarray) -> tuple[float, float]:
+    """Drift of block estimates over a run: a straight line through them.
+
+    Parameters
+    ----------
+    values : ndarray
+        One estimate per block, in time order (at least three).
+
+    Returns
+    -------
+    change : float
+        Change of the fitted line from the first block to the last, in the units of
+        ``values``.
+    p_value : float
+        Two-sided p-value of the slope (t-test with n_blocks - 2 degrees of
+        freedom); small when the run was still relaxing.
+    """
+    from scipy.stats import linregress
+
+    values = np.asarray(values, dtype=float)
+    if values.size < 3:
+        raise ContactAngleError("a trend over blocks needs at least three blocks")
+    if np.ptp(values) == 0.0:
+        return 0.0, 1.0
+    fit = linregress(np.arange(values.size), values)
+    return float(fit.slope * (values.size - 1)), float(fit.pvalue)
+
+
 def synthetic_droplet(theta: float, radius: float, x: np.ndarray, z: np.ndarray,
                       z_base: float, liquid: float = 33.0, width: float = 0.08,
                       layering: float = 0.0, foot: float = 0.0) -> np.ndarray:

@@ -42,6 +42,7 @@ from analysis.contact_angle import (
     CircleFit,
     ContactAngleError,
     block_error,
+    block_trend,
     fit_contact_angle,
 )
 from md_setups.builder import _CLEARANCE, _wall_lj
@@ -648,12 +649,12 @@ def finish(block_theta: np.ndarray, fit: CircleFit, info: dict[str, Any], paths:
     from nanopore.profile import write_dataset
 
     error = block_error(block_theta)
-    drift = float(block_theta[-1] - block_theta[0])
+    drift, p_value = block_trend(block_theta) if len(block_theta) >= 3 else (0.0, 1.0)
     result = {
         "theta_deg": fit.theta, "theta_error_deg": error, "block_theta_deg": block_theta.tolist(),
-        "drift_first_to_last_block_deg": drift,
-        # the difference of two blocks has a standard deviation of error * sqrt(2 n_blocks)
-        "drift_significant": bool(abs(drift) > 2.0 * error * math.sqrt(2.0 * len(block_theta))),
+        # a straight line through the blocks: its change over the run and the slope's p-value
+        "drift_over_run_deg": drift, "drift_p_value": p_value,
+        "drift_significant": bool(p_value < 0.05),
         "circle_center_x_nm": fit.center_x, "circle_center_z_nm": fit.center_z,
         "circle_radius_nm": fit.radius, "base_plane_z_nm": fit.z_base,
         "base_half_width_nm": fit.base_radius, "detached": fit.detached, "liquid_density_per_nm3": fit.liquid_density,
@@ -765,9 +766,9 @@ def summary_lines(result: ContactAngleResult, setup: Setup) -> list[str]:
         lines.append("  the fitted circle lies above the base plane: the droplet does not wet "
                      "the wall (180 degrees)")
     if info.get("drift_significant"):
-        lines.append(f"  note: the angle drifts by {info['drift_first_to_last_block_deg']:+.1f} "
-                     "degrees from the first block to the last; equilibrate longer "
-                     "(--equilibration)")
+        lines.append(f"  note: the angle drifts by {info['drift_over_run_deg']:+.1f} degrees over "
+                     f"the run (p = {info['drift_p_value']:.3f}): the droplet is still relaxing; "
+                     "equilibrate longer (--equilibration)")
     lines.append("compare with the continuum model of the setup's pore at this angle:")
     lines.append(f"  {result.design_command(setup)}")
     return lines

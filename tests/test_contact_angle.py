@@ -15,6 +15,7 @@ from analysis.contact_angle import (
     ContactAngleError,
     angle_from_circle,
     block_error,
+    block_trend,
     fit_circle,
     fit_contact_angle,
     synthetic_droplet,
@@ -96,6 +97,15 @@ def test_circle_geometry():
     with pytest.raises(ContactAngleError, match="below"):  # liquid inside the wall
         angle_from_circle(-2.0, 1.0, 0.0, allow_detached=True)
     assert block_error(np.array([1.0, 3.0])) == pytest.approx(1.0)
+
+
+def test_block_trend_flags_a_relaxing_run():
+    change, p_value = block_trend(np.array([1.0, 2.0, 3.0, 4.0]))
+    assert change == pytest.approx(3.0) and p_value < 1e-6
+    change, p_value = block_trend(np.array([117.0, 127.4, 135.1, 138.0]))  # still dewetting
+    assert change == pytest.approx(21.2, abs=0.1) and p_value < 0.05
+    assert block_trend(np.array([130.0, 126.0, 131.0, 127.0]))[1] > 0.5
+    assert block_trend(np.array([180.0, 180.0, 180.0])) == (0.0, 1.0)
 
 
 def test_a_film_or_an_empty_map_is_refused():
