@@ -513,10 +513,11 @@ def run_contact_angle(setup: Setup, out: str | os.PathLike, settings: DropletSet
                    desc="contact-angle droplet", dynamic_ncols=True)
     started = time.perf_counter()
     try:
-        if n_equil:
-            integrator.step(n_equil)
+        for start in range(0, n_equil, 1000):
+            chunk = min(1000, n_equil - start)
+            integrator.step(chunk)
             if bar is not None:
-                bar.update(n_equil)
+                bar.update(chunk)
         for frame in range(n_frames):
             integrator.step(per_frame)
             state = context.getState(getPositions=True)
