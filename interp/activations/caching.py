@@ -1,4 +1,4 @@
-"""Fill an :class:`~interp.examples.ActivationCache` from a model and a sparse coder."""
+"""Fill an :class:`~interp.activations.examples.ActivationCache` from a model and a sparse coder."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from interp.examples import ActivationCache
+from interp.activations.examples import ActivationCache
 
 if TYPE_CHECKING:
-    from interp.coders import SparseCoder
+    from interp.coders.sparse_coder import SparseCoder
 
 
 def cache_activations(
@@ -35,7 +35,7 @@ def cache_activations(
     coder : SparseCoder
         A coder whose ``d_in`` matches the module's width.
     tokens : Tensor or ndarray of int, shape (rows, ctx_len)
-        The corpus in rows (e.g. from :func:`interp.hf.tokenize_corpus`).
+        The corpus in rows (e.g. from :func:`interp.models.hf.tokenize_corpus`).
     module : str
         Module name in ``model.named_modules()``, e.g. ``"model.layers.3.mlp"``.
     latents : sequence of int, optional
@@ -52,7 +52,7 @@ def cache_activations(
     import torch
     from tqdm.auto import tqdm
 
-    from interp.hooks import ActivationRecorder
+    from interp.activations.hooks import ActivationRecorder
 
     ids = torch.as_tensor(np.asarray(tokens), dtype=torch.long)
     if ids.ndim != 2:

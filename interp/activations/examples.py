@@ -4,7 +4,7 @@ The pipeline follows the auto-interpretability recipe:
 
 1. :class:`ActivationCache` holds a token corpus in rows, shape
    (rows, ctx_len), and the activations of selected latents on it (see
-   :func:`interp.caching.cache_activations` to fill one from a model).
+   :func:`interp.activations.caching.cache_activations` to fill one from a model).
 2. :meth:`ActivationCache.windows` cuts every row into windows of
    ``window`` tokens.
 3. Activating windows (the latent fires somewhere in them) are ranked by

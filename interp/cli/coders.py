@@ -1,4 +1,4 @@
-"""Command line of the interpretability package: ``interp train``, ``interp overlap``.
+"""Commands of the coder stage: ``interp train``, ``interp overlap``, ``interp convert``.
 
 Every command prints a short summary table and exits with status 1 and a
 one-line ``Error: ...`` message on bad input.
@@ -6,61 +6,12 @@ one-line ``Error: ...`` message on bad input.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from interp import __version__
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-_USER_ERRORS: tuple[type[BaseException], ...] = (
-    FileNotFoundError,
-    ValueError,
-    KeyError,
-    RuntimeError,
-)
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Turn expected failures into a one-line click error."""
-    try:
-        yield
-    except ImportError as err:
-        raise click.ClickException(
-            f"{err}; install the optional extra: pip install '.[interp]'"
-        ) from None
-    except _USER_ERRORS as err:
-        message = err.args[0] if err.args else type(err).__name__
-        raise click.ClickException(str(message).splitlines()[0]) from None
-
-
-@contextmanager
-def _for_flag(flag: str) -> Iterator[None]:
-    """Prefix the message of a failed load with the command-line flag that gave the value."""
-    try:
-        yield
-    except (FileNotFoundError, ValueError) as err:
-        message = str(err.args[0]) if err.args else type(err).__name__
-        raise type(err)(f"{flag}: {message}") from None
-
-
-def _check_model(source: Any, allow_download: bool, flag: str = "--model") -> None:
-    """Fail early, naming ``flag``, when a model source is neither bundled nor a folder."""
-    from interp.hf import check_source
-
-    with _for_flag(flag):
-        check_source(source, allow_download)
-
-
-MODEL_HELP = (
-    "'smollm2' (the bundled SmolLM2-135M-Instruct, modules like model.layers.3.mlp) or a "
-    "Hugging Face model folder (a hub id with --allow-download)."
-)
+from interp.cli.common import MODEL_HELP, _check_model, _print_table, _user_errors
 
 
 def _parse_seeds(value: str) -> list[int]:
@@ -73,19 +24,8 @@ def _parse_seeds(value: str) -> list[int]:
     return seeds
 
 
-def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    for row in [headers, ["-" * w for w in widths], *rows]:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
-
-@click.group(name="interp")
-@click.version_option(version=__version__, prog_name="interp")
-def main() -> None:
-    """Sparse coders on language-model activations: training and seed overlap."""
-
-
-@main.command()
+@click.command()
 @click.option(
     "--out",
     "out_dir",
@@ -216,9 +156,9 @@ def train(**opts: Any) -> None:
     with _user_errors():
         import torch  # noqa: F401 - fail early with the install hint
 
-        from interp.config import CoderConfig
-        from interp.metrics import evaluate
-        from interp.training import TrainConfig, train_to_disk
+        from interp.coders.config import CoderConfig
+        from interp.coders.metrics import evaluate
+        from interp.coders.training import TrainConfig, train_to_disk
 
         coder_config = CoderConfig(
             activation=opts["activation"],
@@ -271,7 +211,7 @@ def train(**opts: Any) -> None:
 
 
 def _file_datasets(opts: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    from interp.io import load_activations
+    from interp.coders.io import load_activations
 
     x = load_activations(opts["activations"], opts["key"])
     y = None
@@ -288,7 +228,7 @@ def _file_datasets(opts: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
 
 
 def _model_datasets(opts: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    from interp.hf import model_activations
+    from interp.models.hf import model_activations
 
     transcode = opts["transcode"]
     _check_model(opts["model_path"], opts["allow_download"])
@@ -319,7 +259,7 @@ def _model_datasets(opts: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     return datasets
 
 
-@main.command()
+@click.command()
 @click.argument("coder_a", type=click.Path(path_type=Path))
 @click.argument("coder_b", type=click.Path(path_type=Path))
 @click.option(
@@ -335,8 +275,8 @@ def overlap(coder_a: Path, coder_b: Path, threshold: float) -> None:
     example the same hook point trained with two seeds.
     """
     with _user_errors():
-        from interp.io import load_coder
-        from interp.matching import shared_fractions
+        from interp.coders.io import load_coder
+        from interp.coders.matching import shared_fractions
 
         a = load_coder(coder_a, dtype=_float32())
         b = load_coder(coder_b, dtype=_float32())
@@ -357,7 +297,7 @@ def overlap(coder_a: Path, coder_b: Path, threshold: float) -> None:
     _print_table(["directions", "shared fraction", "latents"], rows)
 
 
-@main.command()
+@click.command()
 @click.argument("source", type=click.Path(path_type=Path))
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
@@ -375,7 +315,7 @@ def convert(source: Path, dest: Path, fmt: str) -> None:
     SAELens); DEST is the folder to write.
     """
     with _user_errors():
-        from interp.io import load_coder, save_coder
+        from interp.coders.io import load_coder, save_coder
 
         if dest.resolve() == source.resolve():
             raise ValueError("DEST must differ from SOURCE")
@@ -394,12 +334,4 @@ def _float32() -> Any:
     return torch.float32
 
 
-from interp.cli_scoring import explain, score  # noqa: E402 - needs the helpers above
-
-main.add_command(explain)
-main.add_command(score)
-
-from interp.cli_interventions import COMMANDS as _INTERVENTION_COMMANDS  # noqa: E402
-
-for _command in _INTERVENTION_COMMANDS:
-    main.add_command(_command)
+COMMANDS = (train, overlap, convert)

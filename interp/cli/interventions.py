@@ -1,8 +1,8 @@
-"""Command line for interventions on the model: ``lens``, ``steer``, ``intervene``, ``rewrite``, ``spot``.
+"""Commands of the intervention stage: ``lens``, ``steer``, ``intervene``, ``rewrite``.
 
-Models are local Hugging Face causal-LM folders (with their tokenizer);
-coders are folders in the reference layout (``cfg.json`` +
-``sae.safetensors``). Every command prints a short table and exits with
+Models are the bundled ``smollm2`` or Hugging Face causal-LM folders (with
+their tokenizer); coders are folders in the sparsify (``cfg.json`` +
+``sae.safetensors``) or SAELens layout. Every command prints a short table and exits with
 status 1 and a one-line ``Error: ...`` message on bad input.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from interp.cli import MODEL_HELP, _check_model, _print_table, _user_errors
+from interp.cli.common import MODEL_HELP, _check_model, _print_table, _user_errors
 
 
 def _floats(value: str) -> list[float]:
@@ -30,7 +30,7 @@ def _floats(value: str) -> list[float]:
 def _load(
     model_path: str, device: str, allow_download: bool, flag: str = "--model"
 ) -> tuple[Any, Any]:
-    from interp.hf import load_causal_lm, load_tokenizer
+    from interp.models.hf import load_causal_lm, load_tokenizer
 
     _check_model(model_path, allow_download, flag)
     model = load_causal_lm(model_path, device=device, allow_download=allow_download)
@@ -102,8 +102,8 @@ def lens(**opts: Any) -> None:
     if not 0 < opts["held_out"] < 1:
         raise click.BadParameter("--held-out must be between 0 and 1")
     with _user_errors():
-        from interp.hf import tokenize_corpus
-        from interp.lens import LensTrainConfig, evaluate_lenses, train_tuned_lens
+        from interp.models.hf import tokenize_corpus
+        from interp.interventions.lens import LensTrainConfig, evaluate_lenses, train_tuned_lens
 
         model, tokenizer = _load(opts["model_path"], opts["device"], opts["allow_download"])
         tokens = tokenize_corpus(tokenizer, opts["corpus"], opts["ctx_len"], opts["max_tokens"])
@@ -182,7 +182,7 @@ def steer(**opts: Any) -> None:
     with _user_errors():
         import torch
 
-        from interp.steering import multiplier_sweep, pairs_from_text, steering_vectors
+        from interp.interventions.steering import multiplier_sweep, pairs_from_text, steering_vectors
 
         model, tokenizer = _load(opts["model_path"], opts["device"], opts["allow_download"])
         pairs = pairs_from_text(tokenizer, _read_jsonl(opts["pairs"]))
@@ -239,8 +239,8 @@ def _prompt_tokens(tokenizer: Any, path: Path, max_len: int) -> Any:
 
 
 def _site(opts: dict[str, Any]) -> Any:
-    from interp.interventions import CoderSite
-    from interp.io import load_coder
+    from interp.interventions.intervention_scoring import CoderSite
+    from interp.coders.io import load_coder
 
     coder = load_coder(opts["coder"], device=opts["device"])
     return CoderSite(opts["module"], coder)
@@ -275,8 +275,8 @@ def intervene(**opts: Any) -> None:
     after generations with the intervention than after clean ones.
     """
     with _user_errors():
-        from interp.interventions import score_latent
-        from interp.language_model import CausalLMLoss
+        from interp.interventions.intervention_scoring import score_latent
+        from interp.models.language_model import CausalLMLoss
 
         model, tokenizer = _load(opts["model_path"], opts["device"], opts["allow_download"])
         if opts["scorer"] is None:
@@ -389,9 +389,9 @@ def rewrite(**opts: Any) -> None:
     with _user_errors():
         import torch
 
-        from interp.hf import tokenize_corpus
-        from interp.io import load_activations
-        from interp.rewrite import (
+        from interp.models.hf import tokenize_corpus
+        from interp.coders.io import load_activations
+        from interp.interventions.rewrite import (
             ArraySimulator,
             OracleSimulator,
             ZeroSimulator,
@@ -443,68 +443,4 @@ def rewrite(**opts: Any) -> None:
     _write_json(opts["json_path"], [r.to_dict() for r in results])
 
 
-# ------------------------------------------------------------------------- spot
-@click.command()
-@click.option(
-    "--annotated",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Annotated findings (.json list or .jsonl): location, description, item.",
-)
-@click.option(
-    "--reported",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Reported findings, same format, with an optional 'run' field for repeated runs.",
-)
-@click.option(
-    "--match",
-    type=click.Choice(["location", "judge"]),
-    default="location",
-    show_default=True,
-    help="Match by equal (normalised) location, or ask a judge.",
-)
-@click.option("--judge-base-url", default=None, help="OpenAI-compatible server for --match judge.")
-@click.option("--judge-model", default=None, help="Model name for --match judge.")
-@click.option(
-    "--same-location-only", is_flag=True, help="Ask the judge only about pairs at one location."
-)
-@_json_option
-def spot(**opts: Any) -> None:
-    """Precision and recall of reported findings against annotated ones, over repeated runs."""
-    with _user_errors():
-        from interp.spot import (
-            Finding,
-            JudgeMatcher,
-            location_matches,
-            read_findings,
-            run_consistency,
-            split_runs,
-        )
-
-        annotated = [Finding.from_dict(r) for r in read_findings(opts["annotated"])]
-        runs = split_runs(read_findings(opts["reported"]))
-        matcher: Any = location_matches
-        if opts["match"] == "judge":
-            from interp.judge_http import OpenAIJudge
-
-            judge = OpenAIJudge(base_url=opts["judge_base_url"], model=opts["judge_model"])
-            matcher = JudgeMatcher(judge, same_location_only=opts["same_location_only"])
-        summary = run_consistency(runs, annotated, matcher)
-    rows = [
-        [str(i), str(r.n_reported), str(r.n_matched), f"{r.precision:.3f}", f"{r.recall:.3f}"]
-        for i, r in enumerate(summary.runs)
-    ]
-    click.echo(
-        f"{len(annotated)} annotated findings, {len(runs)} run(s), matched by {opts['match']}"
-    )
-    _print_table(["run", "reported", "matched", "precision", "recall"], rows)
-    click.echo("")
-    _print_table(["metric", "value"], [[k, f"{v:.3f}"] for k, v in summary.summary().items()])
-    _write_json(
-        opts["json_path"],
-        {**summary.summary(), "detection_rate": summary.detection_rate.tolist()},
-    )
-
-
-COMMANDS = (lens, steer, intervene, rewrite, spot)
+COMMANDS = (lens, steer, intervene, rewrite)

@@ -1,4 +1,4 @@
-"""Command line for explaining and scoring latents: ``interp explain`` and ``interp score``.
+"""Commands of the judge and scorer stages: ``interp explain`` and ``interp score``.
 
 Both commands read a coder folder, run a model over a text corpus to cache
 the chosen latents' activations at one module (or reuse a ``--cache``),
@@ -18,7 +18,13 @@ from typing import Any, TypeVar
 
 import click
 
-from interp.cli import MODEL_HELP, _check_model, _for_flag, _print_table, _user_errors
+from interp.cli.common import (
+    MODEL_HELP,
+    _check_model,
+    _for_flag,
+    _print_table,
+    _user_errors,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -168,7 +174,7 @@ def _common_options(func: F) -> F:
 def _judge(opts: dict[str, Any]) -> Any:
     source = opts["judge_source"]
     if source == "http":
-        from interp.judge_http import OpenAIJudge
+        from interp.judges.http import OpenAIJudge
 
         return OpenAIJudge(
             base_url=opts["judge_base_url"],
@@ -178,7 +184,7 @@ def _judge(opts: dict[str, Any]) -> Any:
             max_retries=opts["judge_retries"],
             concurrency=opts["judge_concurrency"],
         )
-    from interp.judge_local import TransformersJudge
+    from interp.judges.local import TransformersJudge
 
     if source != "smollm2" and not Path(source).exists():
         raise FileNotFoundError(
@@ -189,7 +195,7 @@ def _judge(opts: dict[str, Any]) -> Any:
 
 
 def _subject(opts: dict[str, Any]) -> tuple[Any, Any]:
-    from interp.hf import load_model, load_tokenizer
+    from interp.models.hf import load_model, load_tokenizer
 
     source, allow = opts["model_source"], opts["allow_download"]
     _check_model(source, allow)
@@ -199,16 +205,16 @@ def _subject(opts: dict[str, Any]) -> tuple[Any, Any]:
 
 def _examples(opts: dict[str, Any], latents: list[int]) -> dict[int, Any]:
     """Cache activations (or load the cache) and draw every latent's examples."""
-    from interp.caching import cache_activations
-    from interp.examples import (
+    from interp.activations.caching import cache_activations
+    from interp.activations.examples import (
         ActivationCache,
         ExampleConfig,
         decoder_neighbours,
         examples_per_latent,
         token_decoder,
     )
-    from interp.hf import tokenize_corpus
-    from interp.io import load_coder
+    from interp.models.hf import tokenize_corpus
+    from interp.coders.io import load_coder
 
     coder = load_coder(opts["coder"])
     if max(latents) >= coder.num_latents:
@@ -255,7 +261,7 @@ def _examples(opts: dict[str, Any], latents: list[int]) -> dict[int, Any]:
             cache.save(path)
     embed = None
     if config.negatives == "similar":
-        from interp.embedding import MiniLMEmbedder
+        from interp.models.embedding import MiniLMEmbedder
 
         embed = MiniLMEmbedder(device=opts["device"]).embed
     examples = examples_per_latent(
@@ -318,9 +324,9 @@ def explain(latent_spec: str, threshold: float, out_path: Path, **opts: Any) -> 
     if out_path.suffix != ".jsonl":
         raise click.UsageError("--out must be a .jsonl file")
     with _user_errors():
-        from interp.explain import explain_latents
-        from interp.judges import JudgeError
-        from interp.results import save_results
+        from interp.judges.explain import explain_latents
+        from interp.judges.protocol import JudgeError
+        from interp.scorers.results import save_results
 
         examples = _examples(opts, latents)
         judge = _judge(opts)
@@ -400,7 +406,7 @@ def score(
 
     CODER is a coder folder (cfg.json + sae.safetensors).
     """
-    from interp.scorers import SCORERS
+    from interp.scorers.scoring import SCORERS
 
     chosen = [SCORERS[name] for name in dict.fromkeys(scorer_names)]
     if out_path.suffix not in (".jsonl", ".nc"):
@@ -413,10 +419,10 @@ def score(
     with _user_errors():
         from tqdm.auto import tqdm
 
-        from interp.judges import JudgeError, ProgressJudge
-        from interp.results import load_explanations, save_results
-        from interp.scorers import ScoringTools
-        from interp.summaries import SUMMARY_HEADERS, summarize_scores
+        from interp.judges.protocol import JudgeError, ProgressJudge
+        from interp.scorers.results import load_explanations, save_results
+        from interp.scorers.scoring import ScoringTools
+        from interp.scorers.summaries import SUMMARY_HEADERS, summarize_scores
 
         texts = load_explanations(explanations) if explanations is not None else {}
         latents = parse_latents(latent_spec) if latent_spec else sorted(texts)
@@ -426,12 +432,12 @@ def score(
         if "judge" in tools_needed:
             tools.judge = _judge(opts)
         if "embedder" in tools_needed:
-            from interp.embedding import MiniLMEmbedder
+            from interp.models.embedding import MiniLMEmbedder
 
             tools.embedder = MiniLMEmbedder(device=opts["device"])
         if "lm" in tools_needed:
-            from interp.bundled import load_causal_lm
-            from interp.language_model import CausalLMLoss
+            from interp.models.bundled import load_causal_lm
+            from interp.models.language_model import CausalLMLoss
 
             with _for_flag("--lm"):
                 model, tokenizer = load_causal_lm(lm_source, opts["device"])

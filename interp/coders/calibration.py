@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from interp.config import CoderConfig
-from interp.metrics import evaluate
-from interp.training import TrainConfig, TrainResult, train_coder
+from interp.coders.config import CoderConfig
+from interp.coders.metrics import evaluate
+from interp.coders.training import TrainConfig, TrainResult, train_coder
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ class CoderConfig:
         ``"groupmax"`` splits the latents into ``k`` equal contiguous groups
         and keeps the largest of each (sparsify's alternative);
         ``"relu"`` keeps every positive pre-activation (trained with an L1
-        penalty, see :class:`interp.training.TrainConfig`); ``"jumprelu"``
+        penalty, see :class:`interp.coders.training.TrainConfig`); ``"jumprelu"``
         keeps pre-activations above a per-latent threshold (SAELens JumpReLU
         SAEs; loaded, not trained here).
     expansion_factor : int

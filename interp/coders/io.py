@@ -4,13 +4,13 @@ Coders use the reference (sparsify) on-disk layout: one folder per hook point
 holding
 
 ``cfg.json``
-    the :class:`~interp.config.CoderConfig` fields plus ``d_in``;
+    the :class:`~interp.coders.config.CoderConfig` fields plus ``d_in``;
 ``sae.safetensors``
     the parameters ``encoder.weight``, ``encoder.bias``, ``W_dec``, ``b_dec``,
     for skip coders ``W_skip`` and, for JumpReLU coders, ``threshold``.
 
 :func:`load_coder` also reads SAELens folders (``cfg.json`` +
-``sae_weights.safetensors``, see :mod:`interp.saelens`), telling the two
+``sae_weights.safetensors``, see :mod:`interp.coders.saelens`), telling the two
 apart by the weights file. :func:`save_coder` writes ``format="native"``
 (every coder), ``"sparsify"`` (the same files, refusing what sparsify cannot
 read: ReLU and JumpReLU coders) or ``"saelens"``.
@@ -27,8 +27,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
-from interp.coders import SparseCoder, build_coder
-from interp.config import CoderConfig
+from interp.coders.sparse_coder import SparseCoder, build_coder
+from interp.coders.config import CoderConfig
 
 CONFIG_FILE = "cfg.json"
 WEIGHTS_FILE = "sae.safetensors"
@@ -56,7 +56,7 @@ def save_coder(coder: SparseCoder, path: str | Path, *, format: str = "native") 
         ``"sparsify"``: the same files, refusing ReLU and JumpReLU coders
         (sparsify cannot read them); ``"saelens"``: ``cfg.json`` +
         ``sae_weights.safetensors`` (autoencoders only, see
-        :func:`interp.saelens.save_saelens`).
+        :func:`interp.coders.saelens.save_saelens`).
 
     Returns
     -------
@@ -66,7 +66,7 @@ def save_coder(coder: SparseCoder, path: str | Path, *, format: str = "native") 
     if format not in FORMATS:
         raise ValueError(f"unknown coder format {format!r}; expected one of {FORMATS}")
     if format == "saelens":
-        from interp.saelens import save_saelens
+        from interp.coders.saelens import save_saelens
 
         return save_saelens(coder, path)
     if format == "sparsify" and coder.cfg.activation not in SPARSIFY_ACTIVATIONS:
@@ -102,7 +102,7 @@ def read_config(path: str | Path) -> tuple[CoderConfig, int]:
         raise FileNotFoundError(f"no coder folder at {path}")
     if not cfg_path.is_file():
         raise FileNotFoundError(f"{path} has no {CONFIG_FILE}; not a coder folder")
-    from interp.saelens import is_saelens_folder, read_saelens_config
+    from interp.coders.saelens import is_saelens_folder, read_saelens_config
 
     if is_saelens_folder(path):
         cfg, d_in, _ = read_saelens_config(path)
@@ -140,7 +140,7 @@ def load_coder(
     """
     path = Path(path)
     cfg, d_in = read_config(path)
-    from interp.saelens import SAELENS_WEIGHTS_FILE, load_saelens
+    from interp.coders.saelens import SAELENS_WEIGHTS_FILE, load_saelens
 
     if (path / SAELENS_WEIGHTS_FILE).is_file():
         coder = load_saelens(path)

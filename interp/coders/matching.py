@@ -15,7 +15,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
-from interp.coders import SparseCoder
+from interp.coders.sparse_coder import SparseCoder
 
 DEFAULT_THRESHOLD = 0.7
 

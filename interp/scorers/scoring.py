@@ -22,17 +22,17 @@ from typing import Any
 
 import numpy as np
 
-from interp.embedding import Embedder
-from interp.examples import Example, LatentExamples, random_highlight, render
-from interp.judges import Judge, JudgeAnswer, JudgeRequest
-from interp.language_model import TextLoss
-from interp.prompts import (
+from interp.models.embedding import Embedder
+from interp.activations.examples import Example, LatentExamples, random_highlight, render
+from interp.judges.protocol import Judge, JudgeAnswer, JudgeRequest
+from interp.models.language_model import TextLoss
+from interp.judges.prompts import (
     detection_messages,
     fuzzing_messages,
     intruder_messages,
     simulation_messages,
 )
-from interp.scoring_metrics import auc, binary_metrics, concatenated_pearson, recall
+from interp.scorers.metrics import auc, binary_metrics, concatenated_pearson, recall
 
 MAX_ERRORS_KEPT = 3
 

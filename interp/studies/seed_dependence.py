@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 
 import click
 
-from interp.calibration import match_l0_by_l1
-from interp.config import CoderConfig
-from interp.matching import SharedFractions, recovered_fraction, shared_fractions
-from interp.metrics import Evaluation, evaluate
-from interp.synthetic import SyntheticDataset, make_sparse_dataset
-from interp.training import TrainConfig, TrainResult, train_coder, train_seeds
+from interp.coders.calibration import match_l0_by_l1
+from interp.coders.config import CoderConfig
+from interp.coders.matching import SharedFractions, recovered_fraction, shared_fractions
+from interp.coders.metrics import Evaluation, evaluate
+from interp.coders.synthetic import SyntheticDataset, make_sparse_dataset
+from interp.coders.training import TrainConfig, TrainResult, train_coder, train_seeds
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ the same item (manuscript):
 * by location: the normalised location strings are equal
   (:func:`location_matches`), or
 * by a judge that reads both descriptions and answers whether they are the
-  same finding (:class:`JudgeMatcher`, any :class:`interp.judges.Judge`).
+  same finding (:class:`JudgeMatcher`, any :class:`interp.judges.protocol.Judge`).
 
 Matches are one-to-one (a maximum bipartite matching), so reporting the same
 error twice earns one hit and one false positive. Precision is hits over
@@ -115,7 +115,7 @@ class JudgeMatcher:
 
     Parameters
     ----------
-    judge : interp.judges.Judge
+    judge : interp.judges.protocol.Judge
         Answers binary requests.
     same_location_only : bool
         Ask only about pairs with equal normalised locations (cheaper, and
@@ -133,7 +133,7 @@ class JudgeMatcher:
 
     def __call__(self, reported: Sequence[Finding], annotated: Sequence[Finding]) -> np.ndarray:
         """Match matrix from the judge's answers, shape (n_reported, n_annotated)."""
-        from interp.judges import JudgeRequest
+        from interp.judges.protocol import JudgeRequest
 
         out = np.zeros((len(reported), len(annotated)), dtype=bool)
         same_place = location_matches(reported, annotated)

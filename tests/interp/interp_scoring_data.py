@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from interp.examples import ActivationCache, vocabulary_decoder
+from interp.activations.examples import ActivationCache, vocabulary_decoder
 
 ANIMALS = ["cat", "dog", "horse", "sheep", "goat"]
 COLOURS = ["red", "blue", "green", "yellow"]

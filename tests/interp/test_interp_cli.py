@@ -10,8 +10,8 @@ transformers = pytest.importorskip("transformers")
 from click.testing import CliRunner  # noqa: E402
 
 from interp.cli import main  # noqa: E402
-from interp.io import load_coder  # noqa: E402
-from interp.synthetic import make_sparse_dataset  # noqa: E402
+from interp.coders.io import load_coder  # noqa: E402
+from interp.coders.synthetic import make_sparse_dataset  # noqa: E402
 from interp_tiny_models import save_word_level_gpt2  # noqa: E402
 
 SMALL = ["--num-latents", "32", "-k", "2", "--batch-size", "128", "--steps", "60", "--no-progress"]

@@ -17,9 +17,9 @@ from interp_tiny_models import (
 )
 
 from interp.cli import main
-from interp.coders import build_coder
-from interp.config import CoderConfig
-from interp.io import save_coder
+from interp.coders.sparse_coder import build_coder
+from interp.coders.config import CoderConfig
+from interp.coders.io import save_coder
 
 
 def _invoke(*args):

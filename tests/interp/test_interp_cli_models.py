@@ -8,13 +8,13 @@ transformers = pytest.importorskip("transformers")
 from click.testing import CliRunner
 from interp_tiny_models import D_MODEL, VOCAB, save_model_folder, tiny_gpt2
 
-from interp.bundled import load_causal_lm as load_bundled
-from interp.bundled import smollm2_gguf
+from interp.models.bundled import load_causal_lm as load_bundled
+from interp.models.bundled import smollm2_gguf
 from interp.cli import main
-from interp.coders import build_coder
-from interp.config import CoderConfig
-from interp.hf import load_causal_lm, load_model, load_tokenizer
-from interp.io import save_coder
+from interp.coders.sparse_coder import build_coder
+from interp.coders.config import CoderConfig
+from interp.models.hf import load_causal_lm, load_model, load_tokenizer
+from interp.coders.io import save_coder
 
 
 def _invoke(*args):

@@ -11,9 +11,9 @@ xr = pytest.importorskip("xarray")
 from click.testing import CliRunner  # noqa: E402
 
 from interp.cli import main  # noqa: E402
-from interp.cli_scoring import parse_latents  # noqa: E402
-from interp.judge_local import TransformersJudge  # noqa: E402
-from interp.judges import JudgeRequest  # noqa: E402
+from interp.cli.scoring import parse_latents  # noqa: E402
+from interp.judges.local import TransformersJudge  # noqa: E402
+from interp.judges.protocol import JudgeRequest  # noqa: E402
 from interp_tiny_models import save_word_level_gpt2  # noqa: E402
 
 WORDS = "the cat sat on a mat while the dog ran to the park and back again".split()

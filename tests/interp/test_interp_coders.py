@@ -4,9 +4,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from interp.coders import EncoderOutput, ReLUCoder, TopKCoder, build_coder  # noqa: E402
-from interp.config import CoderConfig  # noqa: E402
-from interp.metrics import fvu, total_variance  # noqa: E402
+from interp.coders.sparse_coder import EncoderOutput, ReLUCoder, TopKCoder, build_coder  # noqa: E402
+from interp.coders.config import CoderConfig  # noqa: E402
+from interp.coders.metrics import fvu, total_variance  # noqa: E402
 
 
 def test_fvu_matches_hand_computation():

@@ -5,14 +5,14 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from interp.embedding import MiniLMEmbedder  # noqa: E402
-from interp.examples import (  # noqa: E402
+from interp.models.embedding import MiniLMEmbedder  # noqa: E402
+from interp.activations.examples import (  # noqa: E402
     ActivationCache,
     ExampleConfig,
     build_examples,
     vocabulary_decoder,
 )
-from interp.scorers import embedding_score, example_embedding_score  # noqa: E402
+from interp.scorers.scoring import embedding_score, example_embedding_score  # noqa: E402
 
 FOOD = [
     "bread",

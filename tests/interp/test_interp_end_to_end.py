@@ -18,7 +18,7 @@ pytest.importorskip("transformers")
 pytest.importorskip("gguf")
 from click.testing import CliRunner  # noqa: E402
 
-from interp.bundled import load_causal_lm, smollm2_gguf  # noqa: E402
+from interp.models.bundled import load_causal_lm, smollm2_gguf  # noqa: E402
 
 MODULE = "model.layers.3.mlp"
 SENTENCES = [
@@ -50,13 +50,13 @@ def test_smollm2_mlp_explain_and_score(tmp_path, one_thread):
         smollm2_gguf()
     except FileNotFoundError as err:
         pytest.fail(f"{err} (CI installs it in .ci/run)")
-    from interp.caching import cache_activations
+    from interp.activations.caching import cache_activations
     from interp.cli import main
-    from interp.config import CoderConfig
-    from interp.hf import tokenize_corpus
-    from interp.hooks import collect_activations
-    from interp.io import save_coder
-    from interp.training import TrainConfig, train_coder
+    from interp.coders.config import CoderConfig
+    from interp.models.hf import tokenize_corpus
+    from interp.activations.hooks import collect_activations
+    from interp.coders.io import save_coder
+    from interp.coders.training import TrainConfig, train_coder
 
     start = time.perf_counter()
     corpus = tmp_path / "corpus.txt"

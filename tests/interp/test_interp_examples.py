@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from interp_scoring_data import ANIMALS, DECODE, synthetic_cache
 
-from interp.examples import (
+from interp.activations.examples import (
     ActivationCache,
     ExampleConfig,
     build_examples,

@@ -12,11 +12,11 @@ import pytest
 torch = pytest.importorskip("torch")
 from safetensors.torch import load_file, save_file
 
-from interp.coders import build_coder
-from interp.config import CoderConfig
-from interp.io import CoderFormatError, load_coder, save_coder
-from interp.lens import TunedLens
-from interp.training import TrainConfig, train_coder
+from interp.coders.sparse_coder import build_coder
+from interp.coders.config import CoderConfig
+from interp.coders.io import CoderFormatError, load_coder, save_coder
+from interp.interventions.lens import TunedLens
+from interp.coders.training import TrainConfig, train_coder
 
 D, M = 6, 12
 

@@ -5,10 +5,10 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from interp.config import CoderConfig  # noqa: E402
-from interp.hooks import ActivationRecorder, collect_activations  # noqa: E402
-from interp.metrics import evaluate  # noqa: E402
-from interp.training import TrainConfig, train_coder  # noqa: E402
+from interp.coders.config import CoderConfig  # noqa: E402
+from interp.activations.hooks import ActivationRecorder, collect_activations  # noqa: E402
+from interp.coders.metrics import evaluate  # noqa: E402
+from interp.coders.training import TrainConfig, train_coder  # noqa: E402
 
 D_MODEL = 32
 

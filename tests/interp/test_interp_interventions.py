@@ -14,10 +14,10 @@ from interp_tiny_models import (
     tiny_gpt2,
 )
 
-from interp.coders import build_coder
-from interp.config import CoderConfig
-from interp.hooks import collect_activations
-from interp.interventions import (
+from interp.coders.sparse_coder import build_coder
+from interp.coders.config import CoderConfig
+from interp.activations.hooks import collect_activations
+from interp.interventions.intervention_scoring import (
     CoderSite,
     explanation_from_tokens,
     find_delta,
@@ -28,8 +28,8 @@ from interp.interventions import (
     sample_continuations,
     surprisal_difference,
 )
-from interp.lens import kl_divergence
-from interp.rewrite import (
+from interp.interventions.lens import kl_divergence
+from interp.interventions.rewrite import (
     ArraySimulator,
     OracleSimulator,
     ZeroSimulator,
@@ -38,7 +38,7 @@ from interp.rewrite import (
     partial_rewrite,
     select_latents,
 )
-from interp.training import TrainConfig, train_coder
+from interp.coders.training import TrainConfig, train_coder
 
 BLOCK = "transformer.h.1"
 MLP = "transformer.h.1.mlp"
@@ -317,7 +317,7 @@ class _ScriptedJudge:
         self.requests = []
 
     def answer(self, requests):
-        from interp.judges import JudgeAnswer
+        from interp.judges.protocol import JudgeAnswer
 
         out = []
         for request in requests:
@@ -332,7 +332,7 @@ class _ScriptedJudge:
 
 
 def test_judge_simulator_and_judge_explanation():
-    from interp.rewrite import JudgeSimulator
+    from interp.interventions.rewrite import JudgeSimulator
 
     judge = _ScriptedJudge()
     simulator = JudgeSimulator(

@@ -8,9 +8,9 @@ import pytest
 torch = pytest.importorskip("torch")
 from safetensors.torch import load_file, save_file  # noqa: E402
 
-from interp.coders import build_coder  # noqa: E402
-from interp.config import CoderConfig  # noqa: E402
-from interp.io import (  # noqa: E402
+from interp.coders.sparse_coder import build_coder  # noqa: E402
+from interp.coders.config import CoderConfig  # noqa: E402
+from interp.coders.io import (  # noqa: E402
     CoderFormatError,
     load_activations,
     load_coder,

@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from interp_scoring_data import DECODE, synthetic_cache
 
-from interp.examples import ExampleConfig, build_examples
-from interp.judge_http import OpenAIJudge
-from interp.judges import (
+from interp.activations.examples import ExampleConfig, build_examples
+from interp.judges.http import OpenAIJudge
+from interp.judges.protocol import (
     Judge,
     JudgeRequest,
     JudgeUnavailableError,
@@ -21,7 +21,7 @@ from interp.judges import (
     RandomJudge,
     parse_answer,
 )
-from interp.scorers import detection_score
+from interp.scorers.scoring import detection_score
 
 USER = ({"role": "user", "content": "question"},)
 

@@ -15,8 +15,8 @@ from interp_tiny_models import (
     tiny_rwkv,
 )
 
-from interp.architectures import model_parts, residuals_and_logits
-from interp.lens import (
+from interp.models.architectures import model_parts, residuals_and_logits
+from interp.interventions.lens import (
     LensTrainConfig,
     TunedLens,
     evaluate_lenses,

@@ -5,9 +5,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from interp.coders import build_coder  # noqa: E402
-from interp.config import CoderConfig  # noqa: E402
-from interp.matching import (  # noqa: E402
+from interp.coders.sparse_coder import build_coder  # noqa: E402
+from interp.coders.config import CoderConfig  # noqa: E402
+from interp.coders.matching import (  # noqa: E402
     best_cosines,
     cosine_matrix,
     match_directions,

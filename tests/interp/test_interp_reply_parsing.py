@@ -1,7 +1,7 @@
 """Reading judges' replies: answers after a cue, refused ambiguity, echo-only explanations.
 
 Every judge-based scorer is run with a judge that writes *text* (as a language model does) and
-goes through :func:`interp.judges.parse_answer`: replies that echo the prompt's cue must be read
+goes through :func:`interp.judges.protocol.parse_answer`: replies that echo the prompt's cue must be read
 right, ambiguous replies must be failures that keep the raw reply.
 """
 
@@ -10,17 +10,17 @@ from dataclasses import dataclass, field
 import pytest
 from interp_scoring_data import DECODE, synthetic_cache
 
-from interp.examples import ExampleConfig, build_examples
-from interp.explain import explain_latents, explainer_request
-from interp.judges import JudgeRequest, parse_answer, prompt_cue
-from interp.prompts import (
+from interp.activations.examples import ExampleConfig, build_examples
+from interp.judges.explain import explain_latents, explainer_request
+from interp.judges.protocol import JudgeRequest, parse_answer, prompt_cue
+from interp.judges.prompts import (
     detection_messages,
     explainer_messages,
     fuzzing_messages,
     intruder_messages,
     simulation_messages,
 )
-from interp.scorers import detection_score, fuzzing_score, intruder_score, simulation_score
+from interp.scorers.scoring import detection_score, fuzzing_score, intruder_score, simulation_score
 
 
 def _req(messages, kind, n=2):

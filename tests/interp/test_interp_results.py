@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from interp.results import load_explanations, load_results, save_results, to_dataset
-from interp.scorers import ScoreResult
+from interp.scorers.results import load_explanations, load_results, save_results, to_dataset
+from interp.scorers.scoring import ScoreResult
 
 ROWS = [
     ScoreResult(3, "detection", "oracle", {"f1": 1.0, "auc": float("nan")}, 10, 2, "cats"),
@@ -49,9 +49,9 @@ def test_netcdf_is_a_labelled_table(tmp_path):
 def test_cache_activations_match_direct_encoding():
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
-    from interp.caching import cache_activations
-    from interp.coders import build_coder
-    from interp.config import CoderConfig
+    from interp.activations.caching import cache_activations
+    from interp.coders.sparse_coder import build_coder
+    from interp.coders.config import CoderConfig
 
     torch.manual_seed(0)
     config = transformers.GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=30, n_positions=16)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from interp_scoring_data import DECODE, synthetic_cache
 
-from interp.examples import ExampleConfig, build_examples
-from interp.judges import JudgeAnswer, NoisyJudge, OracleJudge, RandomJudge
-from interp.scorers import (
+from interp.activations.examples import ExampleConfig, build_examples
+from interp.judges.protocol import JudgeAnswer, NoisyJudge, OracleJudge, RandomJudge
+from interp.scorers.scoring import (
     SCORERS,
     ScoringTools,
     detection_score,

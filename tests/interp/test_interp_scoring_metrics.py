@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from interp.scoring_metrics import (
+from interp.scorers.metrics import (
     auc,
     balanced_accuracy,
     binary_metrics,

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from interp.judges import JudgeAnswer
-from interp.spot import (
+from interp.judges.protocol import JudgeAnswer
+from interp.verification.spot import (
     Finding,
     JudgeMatcher,
     location_matches,

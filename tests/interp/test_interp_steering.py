@@ -16,8 +16,8 @@ from interp_tiny_models import (
     word_tokenizer,
 )
 
-from interp.architectures import model_parts
-from interp.steering import (
+from interp.models.architectures import model_parts
+from interp.interventions.steering import (
     ContrastivePair,
     lda_direction,
     matching_probability,

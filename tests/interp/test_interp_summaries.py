@@ -7,9 +7,9 @@ from unittest import mock
 import numpy as np
 import pytest
 
-from interp.judges import JudgeRequest, OracleJudge, ProgressJudge
-from interp.scorers import ScoreResult
-from interp.summaries import SUMMARY_HEADERS, bootstrap_mean, summarize_scores
+from interp.judges.protocol import JudgeRequest, OracleJudge, ProgressJudge
+from interp.scorers.scoring import ScoreResult
+from interp.scorers.summaries import SUMMARY_HEADERS, bootstrap_mean, summarize_scores
 
 
 def test_bootstrap_interval_matches_the_normal_approximation():

@@ -4,7 +4,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from interp.synthetic import (  # noqa: E402
+from interp.coders.synthetic import (  # noqa: E402
     firing_probabilities,
     make_sparse_dataset,
     make_transcoder_dataset,

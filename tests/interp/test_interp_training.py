@@ -6,14 +6,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from interp.calibration import match_l0_by_l1  # noqa: E402
-from interp.coders import build_coder  # noqa: E402
-from interp.config import CoderConfig  # noqa: E402
-from interp.io import load_coder  # noqa: E402
-from interp.matching import recovered_fraction  # noqa: E402
-from interp.metrics import evaluate  # noqa: E402
-from interp.synthetic import make_sparse_dataset, make_transcoder_dataset  # noqa: E402
-from interp.training import (  # noqa: E402
+from interp.coders.calibration import match_l0_by_l1  # noqa: E402
+from interp.coders.sparse_coder import build_coder  # noqa: E402
+from interp.coders.config import CoderConfig  # noqa: E402
+from interp.coders.io import load_coder  # noqa: E402
+from interp.coders.matching import recovered_fraction  # noqa: E402
+from interp.coders.metrics import evaluate  # noqa: E402
+from interp.coders.synthetic import make_sparse_dataset, make_transcoder_dataset  # noqa: E402
+from interp.coders.training import (  # noqa: E402
     BatchSampler,
     DeadLatentTracker,
     TrainConfig,
