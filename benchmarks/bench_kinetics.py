@@ -9,7 +9,9 @@ measured in the same run:
   Euler-Maruyama loop over a tabulated force with pre-drawn noise and none of the
   features.
 * Rates at 100 voltages on a 400-point grid by the exact integral (target 10 ms).
-* One Fokker-Planck hysteresis loop, 400 grid points, 10 periods (target 1 s).
+* The Fokker-Planck MFPT over a 200 kT barrier against the exact integral.
+* One Fokker-Planck hysteresis loop, 400 grid points, at least 10 periods to its
+  periodic state (target 1 s).
 """
 
 from __future__ import annotations
@@ -121,10 +123,23 @@ def main() -> None:
                  f"{t_rates * 1e3:.2f} ms", "<= 10 ms", ""])
     rows.append(["  of which the double integrals", f"{t_integral * 1e3:.2f} ms", "", ""])
 
+    from langevin.fokker_planck import log_mfpt_fokker_planck
+    from langevin.mfpt import log_mfpt
+
+    steep = np.linspace(0.0, 40.0, 121)
+    wall = quartic_double_well(steep, 4.0, 34.0, 200.0, tilt=3.0)
+    ones = np.ones_like(steep)
+    log_mfpt_fokker_planck(steep, wall, ones, 12, 102)
+    t_fp = best_of(lambda: log_mfpt_fokker_planck(steep, wall, ones, 12, 102), repeats=3)
+    ratio = np.exp(log_mfpt_fokker_planck(steep, wall, ones, 12, 102)
+                   - log_mfpt(steep, wall, ones, 12, 102))
+    rows.append(["Fokker-Planck MFPT, 200 kT barrier, refined to 0.1 kT/cell",
+                 f"{t_fp * 1e3:.2f} ms", "within 1 % of exact", f"FP/exact = {ratio:.5f}"])
+
     memristor_loops(model, 0.45, [1e5], method="fokker-planck", n_periods=1, steps_per_period=50)
     t_loop = best_of(lambda: memristor_loops(model, 0.45, [1e5], method="fokker-planck",
                                              n_periods=10, steps_per_period=400))
-    rows.append(["Fokker-Planck loop, 400 points, 10 periods x 400 steps",
+    rows.append(["Fokker-Planck loop, 400 points, >= 10 periods x 400 steps",
                  f"{t_loop:.3f} s", "< 1 s", ""])
     print(format_table(["benchmark", "measured", "target", "vs baseline"], rows))
 

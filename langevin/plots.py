@@ -157,6 +157,58 @@ def plot_cycles(cycles: xr.Dataset, path: str | Path) -> Path:
     return path
 
 
+def plot_interpolant(
+    grid: np.ndarray,
+    free_energy: np.ndarray,
+    diffusion: np.ndarray,
+    error: np.ndarray | None = None,
+    path: str | Path | None = None,
+    points_per_cell: int = 20,
+):
+    """The tabulated profile and the interpolant the kinetics integrate.
+
+    Parameters
+    ----------
+    grid, free_energy, diffusion : ndarray
+        One profile: grid (molecules), Omega (kT), D (molecules^2/ps).
+    error : ndarray, optional
+        Standard errors of Omega (kT), drawn as error bars.
+    path : str or Path, optional
+        Image file to write; None returns the figure.
+    points_per_cell : int, optional
+        Samples of the interpolant per cell.
+
+    Returns
+    -------
+    pathlib.Path or matplotlib.figure.Figure
+    """
+    from langevin.landscape import INTERPOLANT, evaluate, refine
+
+    plt = _pyplot()
+    fig, (ax_f, ax_d) = plt.subplots(2, 1, figsize=(6, 5), sharex=True, constrained_layout=True,
+                                     gridspec_kw={"height_ratios": [2, 1]})
+    x, omega, d = refine(grid, free_energy, diffusion, points_per_cell)
+    ax_f.plot(x, omega, color="tab:blue", lw=1.2, label=f"interpolant ({INTERPOLANT})")
+    if error is not None:
+        ax_f.errorbar(grid, free_energy, yerr=error, fmt="o", color="k", ms=3, lw=0.8,
+                      label="tabulated points, +-1 sigma")
+    else:
+        ax_f.plot(grid, free_energy, "o", color="k", ms=3, label="tabulated points")
+    ax_f.set_ylabel(r"$\Omega$ (kT)")
+    ax_f.legend(fontsize=8, frameon=False)
+    ax_d.plot(x, evaluate(grid, free_energy, diffusion, x)[1], color="tab:red", lw=1.2)
+    ax_d.plot(grid, diffusion, "o", color="k", ms=3)
+    ax_d.set_yscale("log")
+    ax_d.set_xlabel("N (molecules)")
+    ax_d.set_ylabel(r"D (molecules$^2$/ps)")
+    if path is None:
+        return fig
+    path = Path(path)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
+
+
 def format_table(header: list[str], rows: list[list[object]]) -> str:
     """Plain-text table with right-aligned columns (numbers in 4 significant digits)."""
     def cell(value: object) -> str:
