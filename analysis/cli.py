@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -16,7 +17,12 @@ from analysis.errors import AnalysisError
 from nanopore.cli_types import VOLTAGE, NumberRange
 from nanopore.cv import CVError, PoreCV
 from nanopore.profile import ProfileError, save_profile, write_dataset
-from nanopore.safe_io import OutputError, probe_writable, refuse_overwriting_inputs
+from nanopore.safe_io import (
+    OutputError,
+    check_outputs,
+    probe_writable,
+    refuse_overwriting_inputs,
+)
 from nanopore.windows import WindowError, WindowFile
 
 
@@ -81,7 +87,7 @@ def _table(header: list[str], rows: list[list[object]]) -> str:
               "detection).")
 @click.option("--max-offset", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Refuse windows whose mean sits more than this many standard deviations "
-              "from their restraint centre ('inf' accepts any) [default: 6].")
+              "from their restraint centre ('inf' accepts any) [default: 10].")
 @click.option("--cv-name", help="Name of the collective variable [default: from the inputs, "
               "else water molecules in the pore].")
 @click.option("--cv-units", help="Units of the collective variable [default: from the inputs, "
@@ -159,6 +165,46 @@ def fes(inputs, output, method, fes_type, samples, bin_width, bins, n_range, n_b
         click.echo(f"wrote {plot}")
 
 
+def pore_axis_from_build(build: Path | None, topology: str | Path) -> tuple[tuple[float, float] | None, Path | None]:
+    """The pore axis (x, y in nm) from a ``build.json``, and the file it came from.
+
+    Parameters
+    ----------
+    build : Path, optional
+        A ``build.json`` or the folder holding it; default: ``build.json`` beside
+        the topology (where ``nanopore md build`` writes both).
+    topology : path-like
+        The topology file.
+
+    Returns
+    -------
+    ((float, float) or None, Path or None)
+    """
+    candidate = Path(build) if build is not None else Path(topology).parent / "build.json"
+    if candidate.is_dir():
+        candidate = candidate / "build.json"
+    if not candidate.is_file():
+        if build is not None:
+            raise click.BadParameter(f"{candidate} does not exist", param_hint="--build")
+        return None, None
+    try:
+        cv = json.loads(candidate.read_text()).get("cv", {})
+        return (float(cv["center_x"]), float(cv["center_y"])), candidate
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise click.ClickException(f"{candidate} holds no pore axis (cv.center_x, cv.center_y: "
+                                   f"{err}); give the axis in --pore as R,z_lo,z_hi,smoothing,"
+                                   "center_x,center_y") from None
+
+
+def _gives_axis(text: str) -> bool:
+    """Whether a --pore value sets the axis (center_x, center_y) itself."""
+    path = Path(text)
+    if path.is_file():
+        values = json.loads(path.read_text())
+        return {"center_x", "center_y"} <= set(values.get("cv", values))
+    return len([v for v in text.split(",") if v.strip()]) == 6
+
+
 def parse_pore(text: str) -> PoreCV:
     """A CV definition from ``R,z_lo,z_hi[,smoothing[,center_x,center_y]]`` (nm) or a JSON file."""
     path = Path(text)
@@ -221,15 +267,19 @@ def write_window(path: str | os.PathLike, time: np.ndarray, n: np.ndarray, metad
 @click.argument("trajectories", metavar="TRAJECTORY...", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False))
 @click.option("--pore", required=True, help="CV region: 'R,z_lo,z_hi[,smoothing[,center_x,"
-              "center_y]]' (nm; smoothing default 0.02) or a JSON file with those keys.")
+              "center_y]]' (nm; smoothing default 0.02) or a JSON file with those keys. Without "
+              "center_x,center_y the pore axis comes from build.json (see --build), else x = y = 0.")
+@click.option("--build", type=click.Path(path_type=Path), default=None,
+              help="build.json of `nanopore md build` (or its folder), for the pore axis "
+              "[default: build.json beside TOPOLOGY, when there].")
 @click.option("--select", "selection", default="name OW", show_default=True,
               help="MDAnalysis selection of the water oxygens.")
 @click.option("--center", type=float, help="Restraint centre N_k (molecules), for a window file.")
 @click.option("--spring-constant", type=float, help="Restraint kappa (kJ/mol/molecule^2, "
               "0.5 kappa (N - N_k)^2), for a window file.")
 @click.option("--temperature", type=float, help="Temperature (K), for a window file.")
-@click.option("--voltage", type=float, default=0.0, show_default=True, help="Voltage (V), for a "
-              "window file.")
+@click.option("--voltage", type=VOLTAGE, default=0.0, show_default=True, help="Voltage (V, or "
+              "with a unit: 500mV), for a window file.")
 @click.option("--start", type=int, help="First frame.")
 @click.option("--stop", type=int, help="Frame to stop before.")
 @click.option("--step", type=int, help="Frame stride.")
@@ -241,8 +291,8 @@ def write_window(path: str | os.PathLike, time: np.ndarray, n: np.ndarray, metad
               help="Also write density (molecules/nm^3), occupancy and accessible radius (nm) "
               "along z as netCDF.")
 @_friendly_errors
-def cv(topology, trajectories, pore, selection, center, spring_constant, temperature, voltage,
-       start, stop, step, slices, output, structure):
+def cv(topology, trajectories, pore, build, selection, center, spring_constant, temperature,
+       voltage, start, stop, step, slices, output, structure):
     """Water count N(t) in the pore from a trajectory of any engine (MDAnalysis).
 
     Evaluates the toolkit's CV (the function the MD stage restrains) on every
@@ -255,7 +305,16 @@ def cv(topology, trajectories, pore, selection, center, spring_constant, tempera
 
     from analysis.trajectory import PoreWater
 
+    check_outputs({"-o": output, "--structure": structure}, [topology, *trajectories])
     definition = parse_pore(pore)
+    if not _gives_axis(pore):
+        axis, source = pore_axis_from_build(build, topology)
+        if axis is not None:
+            definition = dataclasses.replace(definition, center_x=axis[0], center_y=axis[1])
+            click.echo(f"pore axis at x = {axis[0]:g}, y = {axis[1]:g} nm from {source}")
+        else:
+            click.echo("note: pore axis at x = y = 0 nm (no build.json beside the topology); give "
+                       "center_x,center_y in --pore or --build if the pore is elsewhere", err=True)
     restraint = {"--center": center, "--spring-constant": spring_constant,
                  "--temperature": temperature}
     given = [k for k, v in restraint.items() if v is not None]

@@ -62,7 +62,7 @@ DEFAULT_SAMPLES = {"wham": "equilibrated", "ui": "equilibrated", "mbar": "indepe
 #: bootstrap replicates by default; 0 for mbar, whose error is analytic
 DEFAULT_BOOTSTRAP = {"wham": 50, "ui": 50, "mbar": 0}
 #: largest accepted distance of a window's mean from its centre (standard deviations)
-MAX_OFFSET = 6.0
+MAX_OFFSET = 10.0
 #: the collective variable when the windows do not name theirs
 DEFAULT_CV = ("number of water molecules in the pore", "molecules")
 
