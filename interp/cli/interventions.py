@@ -182,7 +182,11 @@ def steer(**opts: Any) -> None:
     with _user_errors():
         import torch
 
-        from interp.interventions.steering import multiplier_sweep, pairs_from_text, steering_vectors
+        from interp.interventions.steering import (
+            multiplier_sweep,
+            pairs_from_text,
+            steering_vectors,
+        )
 
         model, tokenizer = _load(opts["model_path"], opts["device"], opts["allow_download"])
         pairs = pairs_from_text(tokenizer, _read_jsonl(opts["pairs"]))

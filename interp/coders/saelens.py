@@ -234,7 +234,8 @@ def save_saelens(
         "b_dec": coder.b_dec.detach().contiguous().cpu(),
     }
     if cfg.activation == "jumprelu":
-        tensors["threshold"] = coder.threshold.detach().contiguous().cpu()  # type: ignore[union-attr]
+        threshold = coder.threshold  # type: ignore[union-attr]
+        tensors["threshold"] = threshold.detach().contiguous().cpu()
     save_file(tensors, str(path / SAELENS_WEIGHTS_FILE))
     data: dict[str, Any] = {
         "architecture": reverse[cfg.activation],

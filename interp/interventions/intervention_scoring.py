@@ -59,7 +59,8 @@ class CoderSite:
             raise RuntimeError(f"module {self.module!r} gave the coder no tensor")
         if x.shape[-1] != self.coder.d_in:
             raise ValueError(
-                f"module {self.module!r} has width {x.shape[-1]}; the coder expects {self.coder.d_in}"
+                f"module {self.module!r} has width {x.shape[-1]}; the coder expects "
+                f"{self.coder.d_in}"
             )
         return x
 

@@ -32,7 +32,12 @@ from torch.nn import functional as F
 
 from interp.models.architectures import model_device, replace_first_tensor, resolve_positions
 from interp.coders.sparse_coder import EncoderOutput, SparseCoder
-from interp.activations.hooks import ActivationRecorder, _first_tensor, _module_input, resolve_modules
+from interp.activations.hooks import (
+    ActivationRecorder,
+    _first_tensor,
+    _module_input,
+    resolve_modules,
+)
 from interp.interventions.intervention_scoring import CoderSite
 from interp.interventions.lens import kl_divergence
 from interp.seeding import SeedLike, make_generator
@@ -103,7 +108,8 @@ class ArraySimulator:
     def __init__(self, predictions: Tensor) -> None:
         if predictions.ndim != 3:
             raise ValueError(
-                f"predictions must have shape (n_sequences, seq, latents), got {tuple(predictions.shape)}"
+                "predictions must have shape (n_sequences, seq, latents), got "
+                f"{tuple(predictions.shape)}"
             )
         self.predictions = predictions.float()
         self._row = 0

@@ -4,7 +4,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from interp.coders.sparse_coder import EncoderOutput, ReLUCoder, TopKCoder, build_coder  # noqa: E402
+from interp.coders.sparse_coder import (  # noqa: E402
+    EncoderOutput,
+    ReLUCoder,
+    TopKCoder,
+    build_coder,
+)
 from interp.coders.config import CoderConfig  # noqa: E402
 from interp.coders.metrics import fvu, total_variance  # noqa: E402
 

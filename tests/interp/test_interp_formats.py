@@ -51,7 +51,9 @@ SPARSIFY_FIELDS = {
     [
         CoderConfig(k=3, num_latents=M, multi_topk=True),
         CoderConfig(activation="groupmax", k=3, num_latents=M),
-        CoderConfig(activation="groupmax", k=4, num_latents=M, transcode=True, skip_connection=True),
+        CoderConfig(
+            activation="groupmax", k=4, num_latents=M, transcode=True, skip_connection=True
+        ),
     ],
     ids=["topk-multi_topk", "groupmax-sae", "groupmax-skip-transcoder"],
 )

@@ -1,8 +1,8 @@
 """Reading judges' replies: answers after a cue, refused ambiguity, echo-only explanations.
 
 Every judge-based scorer is run with a judge that writes *text* (as a language model does) and
-goes through :func:`interp.judges.protocol.parse_answer`: replies that echo the prompt's cue must be read
-right, ambiguous replies must be failures that keep the raw reply.
+goes through :func:`interp.judges.protocol.parse_answer`: replies that echo the prompt's cue
+must be read right, ambiguous replies must be failures that keep the raw reply.
 """
 
 from dataclasses import dataclass, field

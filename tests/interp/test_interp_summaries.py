@@ -55,7 +55,8 @@ def test_summaries_per_scorer():
         ScoreResult(k, "detection", "j", {"balanced_accuracy": v}, 10, k % 2)
         for k, v in enumerate([0.5, 0.7, 0.9, math.nan])
     ] + [ScoreResult(k, "intruder", "j", {"accuracy": 1.0}, 4) for k in range(3)]
-    det, intr = summarize_scores(results, {"detection": "balanced_accuracy", "intruder": "accuracy"})
+    headline = {"detection": "balanced_accuracy", "intruder": "accuracy"}
+    det, intr = summarize_scores(results, headline)
     assert det.interval.mean == pytest.approx(0.7) and det.interval.n == 3 and det.n_latents == 4
     assert 0.5 <= det.interval.low < 0.7 < det.interval.high <= 0.9
     assert (det.n_failed, det.n_items) == (2, 40)
