@@ -78,7 +78,7 @@ def main() -> None:
     rows = []
 
     n_traj, n_steps = 256, 200_000
-    run = lambda: run_ensemble(tables, 2.0, 2, n_steps // 2, seed=1, n_trajectories=n_traj,  # noqa: E731
+    run = lambda: run_ensemble(tables, 2.0, 2, n_steps // 2, seed=1, n_trajectories=n_traj,
                                absorb_above=1e9)
     hardware = numba.config.NUMBA_NUM_THREADS
     numba.set_num_threads(1)

@@ -92,7 +92,7 @@ class DrivenLandscape:
         """
         grid = self.grid
         below = grid < self.threshold
-        snap = lambda value: int(np.argmin(np.abs(grid - value)))  # noqa: E731
+        snap = lambda value: int(np.argmin(np.abs(grid - value)))
         out = []
         for row in np.atleast_2d(free_energy):
             given = self.basins_override

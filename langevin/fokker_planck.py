@@ -276,8 +276,7 @@ def _propagate(
             probability[i] = dp[i] - cp[i] * probability[i + 1]
         total = 0.0
         for i in range(n):
-            if probability[i] < 0.0:
-                probability[i] = 0.0
+            probability[i] = max(probability[i], 0.0)
             total += probability[i]
         for i in range(n):
             probability[i] /= total

@@ -18,7 +18,12 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from langevin.conductance import ConductanceModel
-from langevin.driven import DrivenLandscape, periodic_response, refined_landscape, warn_unconverged
+from langevin.driven import (
+    DrivenLandscape,
+    periodic_response,
+    refined_landscape,
+    warn_unconverged,
+)
 from langevin.landscape import INTERPOLANT
 from langevin.loops import crossing, normalised_loop_area, pinch
 from langevin.validity import static_limit_frequency
@@ -235,8 +240,8 @@ def memristor_loops(
         "periodic_error": ("1", "max |change of P_wet| between the last two periods"),
         "periods": ("1", "periods simulated to reach the periodic state"),
         "converged": ("1", "1 where periodic_error met the tolerance"),
-        "beyond_static_limit": ("1", "1 where f exceeds static_limit_frequency: the static "
-                                "profile does not describe the pore there"),
+        "beyond_static_limit": ("1", ("1 where f exceeds static_limit_frequency: the static "
+                                      "profile does not describe the pore there")),
     }
     annotate(ds, annotations)
     ds.attrs.update(provenance_attrs(

@@ -19,7 +19,12 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
-from langevin.driven import DrivenLandscape, periodic_response, refined_landscape, warn_unconverged
+from langevin.driven import (
+    DrivenLandscape,
+    periodic_response,
+    refined_landscape,
+    warn_unconverged,
+)
 from langevin.landscape import INTERPOLANT
 from langevin.loops import crossing
 from nanopore.provenance import annotate, provenance_attrs

@@ -187,7 +187,7 @@ def plot_interpolant(
     plt = _pyplot()
     fig, (ax_f, ax_d) = plt.subplots(2, 1, figsize=(6, 5), sharex=True, constrained_layout=True,
                                      gridspec_kw={"height_ratios": [2, 1]})
-    x, omega, d = refine(grid, free_energy, diffusion, points_per_cell)
+    x, omega, _ = refine(grid, free_energy, diffusion, points_per_cell)
     ax_f.plot(x, omega, color="tab:blue", lw=1.2, label=f"interpolant ({INTERPOLANT})")
     if error is not None:
         ax_f.errorbar(grid, free_energy, yerr=error, fmt="o", color="k", ms=3, lw=0.8,

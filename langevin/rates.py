@@ -21,7 +21,11 @@ from langevin.basins import BasinError, Basins, find_basins
 from langevin.fokker_planck import log_mfpt_fokker_planck
 from langevin.kramers import KramersError, kramers_rate
 from langevin.landscape import INTERPOLANT, check_nodes
-from langevin.langevin import LangevinBudgetError, first_passage_times, suggest_time_step
+from langevin.langevin import (
+    LangevinBudgetError,
+    first_passage_times,
+    suggest_time_step,
+)
 from langevin.mfpt import log_mfpt
 from nanopore.provenance import annotate, provenance_attrs
 from nanopore.units import PICOSECOND

@@ -12,7 +12,11 @@ from langevin.landscape import evaluate
 from langevin.master import propagate_two_state
 from nanopore.profile import make_profile, profile_arrays, select_voltage
 from nanopore.synthetic import model_pore_profile, quartic_double_well
-from nanopore.voltage_model import ExtrapolationError, ExtrapolationWarning, VoltageModel
+from nanopore.voltage_model import (
+    ExtrapolationError,
+    ExtrapolationWarning,
+    VoltageModel,
+)
 
 
 def _profile_from(a, b, omega0, n, voltages):
@@ -238,7 +242,10 @@ def test_slow_ramp_on_the_reference_profile_uses_one_wet_threshold():
     from pathlib import Path
 
     from nanopore.profile import load_profile
-    from nanopore.thermodynamics import free_energy_at_pressure, free_energy_at_temperature
+    from nanopore.thermodynamics import (
+        free_energy_at_pressure,
+        free_energy_at_temperature,
+    )
 
     profile = load_profile(Path(__file__).resolve().parents[1] / "data" / "reference_profile.nc")
     n, f, d = profile_arrays(select_voltage(profile, 0.0))
