@@ -28,8 +28,8 @@ INTERPOLANT = "linear-omega/log-linear-D"
 
 #: One-line description of the interpolant.
 INTERPOLANT_DESCRIPTION = (
-    "free energy piecewise linear, diffusion coefficient piecewise log-linear between the "
-    "tabulated points (exp(Omega)/D integrated exactly per cell)"
+    "free energy piecewise linear and diffusion coefficient piecewise log-linear between "
+    "the tabulated points; exp(Omega)/D integrated exactly per cell"
 )
 
 # Gauss-Legendre nodes and weights on [0, 1] for the cells where closed forms cancel
