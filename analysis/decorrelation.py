@@ -106,8 +106,32 @@ def decorrelate(window: Window, detect: bool = True, candidates: int = 100) -> D
     equilibrated = n[start:]
     g = float(timeseries.statistical_inefficiency(equilibrated, fast=False))
     g = max(g, 1.0)
-    indices = timeseries.subsample_correlated_data(equilibrated, g=g)
+    indices = subsample_indices(equilibrated.size, g)
     return DecorrelatedWindow(window, start, g, equilibrated, equilibrated[np.asarray(indices)])
+
+
+def subsample_indices(size: int, inefficiency: float) -> np.ndarray:
+    """Indices round(n g), n = 0, 1, ..., below ``size``: ``pymbar.timeseries.subsample_correlated_data``.
+
+    The same indices as pymbar's (which builds them in a Python loop, one
+    iteration per kept sample), computed in one vector operation.
+
+    Parameters
+    ----------
+    size : int
+        Number of samples.
+    inefficiency : float
+        Statistical inefficiency g >= 1 (samples).
+
+    Returns
+    -------
+    ndarray of int
+    """
+    if inefficiency < 1.0:
+        raise ValueError(f"statistical inefficiency must be at least 1, got {inefficiency}")
+    steps = np.arange(int(np.ceil(size / inefficiency)) + 1, dtype=float)
+    indices = np.rint(steps * inefficiency).astype(np.int64)  # rounds half to even, as round()
+    return indices[indices < size]
 
 
 def decorrelate_all(windows: Sequence[Window], detect: bool = True,

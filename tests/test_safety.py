@@ -559,3 +559,20 @@ def test_short_help_of_every_command_matches_the_command():
             assert click.Command(name, help=SHORT_HELP[name]).get_short_help_str(limit) == \
                 command.get_short_help_str(limit), name
 
+
+
+def test_subsample_indices_equal_pymbars_own():
+    import contextlib
+    import io
+    import warnings
+
+    from analysis.decorrelation import subsample_indices
+
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        from pymbar import timeseries
+    rng = np.random.default_rng(0)
+    for size in (1, 2, 17, 1000, 20001):
+        for g in [1.0, 1.5, 2.5, 3.0, *rng.uniform(1.0, 40.0, 20)]:
+            expected = timeseries.subsample_correlated_data(np.zeros(size), g=float(g))
+            assert list(subsample_indices(size, float(g))) == list(expected), (size, g)
