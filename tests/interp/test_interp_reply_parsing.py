@@ -237,3 +237,23 @@ def test_old_first_integer_misreads_are_gone():
     assert parse_answer(DETECTION, "Active (1 or 0): 0").value == 0
     assert parse_answer(INTRUDER, "Intruder (1-5): 3").value == 2
     assert parse_answer(DETECTION, "Yes or no: no").value == 0
+
+
+def test_spot_judge_matcher_reads_echoes_and_counts_ambiguity():
+    from interp.verification.spot import Finding, JudgeMatcher
+
+    annotated = [Finding("Eq. 3", "sign error in the flux"), Finding("Table 1", "wrong units")]
+    reported = [Finding("Eq. 3", "sign error in the flux"), Finding("page 2", "typo in a name")]
+
+    def reply(request, i):
+        content = request.messages[-1]["content"]
+        known = content.split("Known error")[1].split(": ", 1)[1].split("\n")[0]
+        said = content.split("Reported error")[1].split(": ", 1)[1].split("\n")[0]
+        if said == "typo in a name":  # a reply that says both
+            return "Same error? Answer 1 or 0. Yes, 0"
+        return f"{content} {int(known == said)}"  # the whole prompt echoed, then the answer
+
+    matcher = JudgeMatcher(TextJudge(reply))
+    matches = matcher(reported, annotated)
+    assert matches.tolist() == [[True, False], [False, False]]
+    assert matcher.failures == 2  # both questions about the second report were ambiguous
