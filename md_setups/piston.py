@@ -12,8 +12,8 @@ wall. Two flat plates at |z - z_c| = H, one on each side of the wall, confine it
 every water oxygen and ion beyond a plate feels the soft wall
 U = 0.5 k (|dz| - H)^2 (dz the minimum-image distance from the pore centre
 plane). The plates are rigid and move together (one coordinate H): the liquid
-pushes them outwards with F_liquid = -dU/dH (read exactly from OpenMM's energy
-parameter derivative), the applied pressure pushes them inwards with
+pushes them outwards with F_liquid = -dU/dH (the sum of the magnitudes of the
+soft wall's forces, read from its force group), the applied pressure pushes them inwards with
 F_applied = 2 A P(t) (A the box cross-section). H follows overdamped dynamics,
 dH/dt = mu (F_liquid - F_applied), updated every sampling interval, with the
 mobility mu set from a relaxation time tau_p and water's compressibility
@@ -115,7 +115,9 @@ def add_piston(system: Any, particles: list[int], center_z: float, height: float
     Returns
     -------
     int
-        Index of the force; its energy derivative with respect to H is requested.
+        Index of the force. Its force on a particle is along z, of magnitude
+        k (|dz| - H) beyond a plate: the sum of the magnitudes is the push of the
+        liquid on the plates, -dU/dH (see :func:`plate_force`).
     """
     import openmm
 
@@ -123,11 +125,30 @@ def add_piston(system: Any, particles: list[int], center_z: float, height: float
         f"0.5 * {float(stiffness)!r} * step(d) * d^2;"
         f" d = abs(periodicdistance(0, 0, z, 0, 0, {float(center_z)!r})) - {PISTON_HEIGHT}")
     force.addGlobalParameter(PISTON_HEIGHT, float(height))
-    force.addEnergyParameterDerivative(PISTON_HEIGHT)
     for index in particles:
         force.addParticle(int(index), [])
     force.setForceGroup(PISTON_GROUP)
     return system.addForce(force)
+
+
+def plate_force(context: Any, particles: list[int]) -> float:
+    """Push of the liquid on the two plates, -dU/dH = sum of |F_z| of the piston force (kJ/mol/nm).
+
+    Parameters
+    ----------
+    context : openmm.Context
+    particles : list of int
+        The particles the plates push.
+
+    Returns
+    -------
+    float
+    """
+    from openmm import unit
+
+    state = context.getState(getForces=True, groups={PISTON_GROUP})
+    forces = state.getForces(asNumpy=True).value_in_unit(unit.kilojoule_per_mole / unit.nanometer)
+    return float(np.abs(np.asarray(forces)[particles, 2]).sum())
 
 
 def pushed_particles(topology: Any, system: Any) -> list[int]:
@@ -152,22 +173,23 @@ def slab_positions(topology: Any, positions: np.ndarray, center_z: float,
     return positions
 
 
-def remove_barostats(system: Any) -> int:
-    """Remove every Monte Carlo barostat from a system (the piston controls the pressure).
+def disable_barostats(system: Any) -> int:
+    """Stop every Monte Carlo barostat of a system (frequency 0): the piston controls the pressure.
 
     Returns
     -------
     int
-        How many were removed.
+        How many were stopped.
     """
     import openmm
 
     kinds = tuple(getattr(openmm, name) for name in
                   ("MonteCarloBarostat", "MonteCarloAnisotropicBarostat", "MonteCarloMembraneBarostat",
                    "MonteCarloFlexibleBarostat") if hasattr(openmm, name))
-    found = [k for k in range(system.getNumForces()) if isinstance(system.getForce(k), kinds)]
-    for k in reversed(found):
-        system.removeForce(k)
+    found = [system.getForce(k) for k in range(system.getNumForces())
+             if isinstance(system.getForce(k), kinds)]
+    for barostat in found:
+        barostat.setFrequency(0)
     return len(found)
 
 
@@ -219,7 +241,7 @@ def run_piston(setup: Any, out: str | os.PathLike, ramp: PressureRamp, replicas:
         raise PistonError("gap (nm), relaxation (ps) and stiffness (kJ/mol/nm^2) must be positive")
     runner = WindowRunner(setup, out, progress=False)
     system = runner.built.system
-    remove_barostats(system)
+    disable_barostats(system)
     box = runner.built.topology.getPeriodicBoxVectors()
     edges = np.array([box[0][0].value_in_unit(openmm.unit.nanometer),
                       box[1][1].value_in_unit(openmm.unit.nanometer),
@@ -266,8 +288,7 @@ def run_piston(setup: Any, out: str | os.PathLike, ramp: PressureRamp, replicas:
             h = height
             for k in range(n_samples):
                 runner.simulation.step(stride)
-                state = context.getState(getParameterDerivatives=True, groups={PISTON_GROUP})
-                force = -float(state.getEnergyParameterDerivatives()[PISTON_HEIGHT])
+                force = plate_force(context, particles)
                 now = (k + 1) * interval
                 applied = float(ramp.pressure(now))
                 h += mobility * (force - 2.0 * area * applied / MPA_PER_KJ_MOL_NM3) * interval
