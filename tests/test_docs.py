@@ -92,6 +92,24 @@ PRODUCES: dict[str, list[str]] = {
         "prod_run/slurm/gather.sbatch",
         "prod_run/slurm/submit.sh",
     ],
+    "06_prepared_pores.md": [
+        "pore.top",
+        "pore.psf",
+        "prepared_run/build/build.json",
+    ],
+    "07_currents_and_driven_md.md": [
+        "tiny_run/conductance.nc",
+        "tiny_run/piston_cycle.nc",
+        "compare.nc",
+        "compare.png",
+    ],
+    "08_electrodrying.md": [
+        "dipolar.nc",
+        "rates.nc",
+        "loops.nc",
+        "loops.png",
+        "loops_symmetric.nc",
+    ],
     "05_interp.md": [
         "corpus.txt",
         "mlp3.npy",
