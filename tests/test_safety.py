@@ -57,8 +57,9 @@ CENTERS = np.arange(0.0, 10.01, 0.5)
 TINY = {
     "pore": {"radius": 0.5, "length": 0.9},
     "wall": {"epsilon": 0.3},
+    "solvent": {"salt_concentration": 1.0, "full_pore_equilibration": 0.0},
     "box": {"lateral": 1.9, "reservoir": 0.8},
-    "simulation": {"nonbonded": "cutoff", "cutoff": 0.8, "platform": "Reference"},
+    "simulation": {"nonbonded": "pme", "cutoff": 0.8, "platform": "Reference"},
     "windows": {"targets": [2.0, 4.0], "spring_constant": 4.0},
     "run": {"voltages": [0.0], "equilibration": 0.01, "production": 0.1, "cv_stride": 5,
             "checkpoint_interval": 0.01, "seed": 11},
