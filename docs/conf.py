@@ -31,7 +31,13 @@ extensions = [
     "numpydoc",
     "sphinx_click",
     "myst_parser",
+    "matplotlib.sphinxext.plot_directive",
 ]
+
+# figures drawn by the toolkit's own plotting functions when the docs are built
+plot_html_show_source_link = False
+plot_html_show_formats = False
+plot_formats = [("png", 110)]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
