@@ -54,6 +54,7 @@ from analysis.resampling import (
     parallel_bootstrap_profiles,
 )
 from nanopore.profile import make_profile
+from nanopore.units import GAS_CONSTANT_KJ
 from nanopore.provenance import annotate
 from nanopore.windows import Window
 
@@ -61,7 +62,8 @@ from nanopore.windows import Window
 DEFAULT_SAMPLES = {"wham": "equilibrated", "ui": "equilibrated", "mbar": "independent"}
 #: bootstrap replicates by default; 0 for mbar, whose error is analytic
 DEFAULT_BOOTSTRAP = {"wham": 50, "ui": 50, "mbar": 0}
-#: largest accepted distance of a window's mean from its centre (standard deviations)
+#: largest accepted distance of a window's mean from its centre (thermal widths of the
+#: restraint, or standard deviations of the samples where wider)
 MAX_OFFSET = 10.0
 #: the collective variable when the windows do not name theirs
 DEFAULT_CV = ("number of water molecules in the pore", "molecules")
@@ -520,8 +522,13 @@ def check_offsets(windows: Sequence[DecorrelatedWindow], max_offset: float = MAX
     ----------
     windows : sequence of DecorrelatedWindow
     max_offset : float
-        Largest accepted |mean - centre| in standard deviations of the window's
-        equilibrated samples.
+        Largest accepted |mean - centre| in units of the restraint's thermal
+        width sqrt(kT / kappa), or of the samples' standard deviation where that
+        is wider. The offset times kappa is the mean force the window measures:
+        10 widths is a force of 10 sqrt(kappa kT) per molecule, beyond any
+        physical slope of a profile. (Not the samples' own spread alone: a window
+        on the steep dry flank of a hydrophobic pore sits in the empty pore with
+        almost no spread, a genuine result.)
 
     Raises
     ------
@@ -533,7 +540,10 @@ def check_offsets(windows: Sequence[DecorrelatedWindow], max_offset: float = MAX
     far = []
     for item in windows:
         samples = item.equilibrated
-        mean, spread = float(np.mean(samples)), float(np.std(samples))
+        mean = float(np.mean(samples))
+        thermal = float(np.sqrt(GAS_CONSTANT_KJ * item.window.temperature
+                                / item.window.spring_constant))
+        spread = max(float(np.std(samples)), thermal)
         offset = abs(mean - item.window.center)
         z = offset / spread if spread > 0 else (np.inf if offset > 0 else 0.0)
         if z > max_offset:

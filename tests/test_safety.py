@@ -233,7 +233,7 @@ def test_unwritable_output_is_refused_before_any_work(tmp_path):
     blocker.write_text("")
     result = CliRunner().invoke(main, ["fes", str(folder), "-o", str(blocker / "p.nc")])
     message = one_line_error(result)
-    assert message.startswith("Error: -o: cannot write") and "Not a directory" in message
+    assert message.startswith("Error: -o: cannot write") and "is a file, not a folder" in message
     assert "V (V)" not in result.output  # no table: nothing was computed
 
 
@@ -368,7 +368,7 @@ def test_fes_voltage_in_millivolts_labels_the_profile_in_volts(tmp_path):
 def test_cv_takes_the_pore_axis_from_build_json(tmp_path):
     mda = pytest.importorskip("MDAnalysis")
     inside = np.array([[1.2, 1.3, 1.0], [1.3, 1.2, 1.5], [1.25, 1.25, 2.0]])
-    outside = np.array([[0.1, 0.1, 1.5], [2.3, 2.3, 1.5]])
+    outside = np.array([[0.8, 0.8, 1.5], [1.25, 0.6, 1.5]])
     universe = mda.Universe.empty(5, trajectory=True, atom_resindex=np.arange(5), n_residues=5)
     universe.add_TopologyAttr("name", ["OW"] * 5)
     universe.add_TopologyAttr("resname", ["SOL"] * 5)
@@ -399,6 +399,27 @@ def test_fes_refuses_windows_far_from_their_restraint_centres(tmp_path):
     message = one_line_error(result)
     assert "window_99.h5 (N_k = 40" in message and "--max-offset" in message
     assert not (tmp_path / "p.nc").exists()
+
+
+def test_fes_accepts_a_window_held_in_the_empty_pore_by_a_steep_flank():
+    """A window on the dry flank of a hydrophobic pore sits at N = 0 with almost no spread.
+
+    Its offset is a physical mean force (kappa times 2.5 molecules), not a unit error;
+    measured against the samples' own spread it would look thousands of deviations off.
+    """
+    from analysis.decorrelation import decorrelate_all
+    from analysis.fes import check_offsets
+    from nanopore.windows import Window
+
+    rng = np.random.default_rng(3)
+    n = np.abs(rng.normal(0.0, 1e-3, 2000))
+    dry_flank = Window(np.arange(n.size) * 0.02, n, center=2.5, spring_constant=2.5,
+                       temperature=300.0)
+    check_offsets(decorrelate_all([dry_flank], detect=False))
+    wrong_units = Window(np.arange(n.size) * 0.02, n + 5.0, center=40.0, spring_constant=2.5,
+                         temperature=300.0)
+    with pytest.raises(Exception, match="far from their restraint centre"):
+        check_offsets(decorrelate_all([wrong_units], detect=False))
 
 
 def test_fes_names_unfinished_windows(tmp_path):
