@@ -7,14 +7,14 @@ Three estimators of the same current from one run, sampled every ``stride`` step
 * displacements: the same sum with v_z replaced by the displacement of every
   charge between samples over the time between them, (1/L_z) sum_i q_i dz_i / dt;
   its time average is exactly the total charge displacement over the run;
+* crossings: e times the net number of ion crossings (charge-weighted) of the
+  plane through the pore centre per unit time. The wall blocks every other path,
+  so this counts the ions that passed through the pore.
 
 The sums run over the ions (charged single-atom molecules). Water molecules are
 neutral: their term is the change of the water's total dipole over L_z and the
 run time, which is bounded and averages to zero in a steady state, so leaving it
 out removes noise without changing the mean current.
-* crossings: e times the net number of ion crossings (charge-weighted) of the
-  plane through the pore centre per unit time. The wall blocks every other path,
-  so this counts the ions that passed through the pore.
 
 The first two agree in expectation at every time; the third agrees with them on
 average (over a long run the charge displaced across the box and the charge that

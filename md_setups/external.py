@@ -567,7 +567,7 @@ def _check_ewald(system: Any, setup: Setup) -> None:
 
 def add_position_restraints(system: Any, indices: np.ndarray, reference: np.ndarray,
                             spring_constant: float) -> int:
-    """Harmonic restraints 0.5 k |r - r0|^2 (minimum image) on chosen atoms.
+    """Harmonic restraints 0.5 k abs(r - r0)^2 (minimum image) on chosen atoms.
 
     Parameters
     ----------

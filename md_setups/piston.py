@@ -8,9 +8,9 @@ and Fokker-Planck cycles of the same pore's profile.
 
 The piston. The box is made taller by a vacuum gap, so that the liquid (both
 reservoirs, which met across the periodic boundary) becomes a slab centred on the
-wall. Two flat plates at |z - z_c| = H, one on each side of the wall, confine it:
+wall. Two flat plates at abs(z - z_c) = H, one on each side of the wall, confine it:
 every water oxygen and ion beyond a plate feels the soft wall
-U = 0.5 k (|dz| - H)^2 (dz the minimum-image distance from the pore centre
+U = 0.5 k (abs(dz) - H)^2 (dz the minimum-image distance from the pore centre
 plane). The plates are rigid and move together (one coordinate H): the liquid
 pushes them outwards with F_liquid = -dU/dH (the sum of the magnitudes of the
 soft wall's forces, read from its force group), the applied pressure pushes them inwards with
@@ -58,7 +58,7 @@ class PressureRamp:
     low, high : float
         Pressures (MPa).
     rate : float
-        |dP/dt| (MPa/ps).
+        Magnitude of dP/dt (MPa/ps).
     hold : float
         Time at ``low`` before the ramp (ps).
     """
@@ -98,7 +98,7 @@ class PressureRamp:
 
 def add_piston(system: Any, particles: list[int], center_z: float, height: float,
                stiffness: float = 5000.0) -> int:
-    """Add the two plates at |z - center_z| = H as a soft wall on chosen particles.
+    """Add the two plates at abs(z - center_z) = H as a soft wall on chosen particles.
 
     Parameters
     ----------
@@ -116,7 +116,7 @@ def add_piston(system: Any, particles: list[int], center_z: float, height: float
     -------
     int
         Index of the force. Its force on a particle is along z, of magnitude
-        k (|dz| - H) beyond a plate: the sum of the magnitudes is the push of the
+        k (abs(dz) - H) beyond a plate: the sum of the magnitudes is the push of the
         liquid on the plates, -dU/dH (see :func:`plate_force`).
     """
     import openmm
@@ -132,7 +132,7 @@ def add_piston(system: Any, particles: list[int], center_z: float, height: float
 
 
 def plate_force(context: Any, particles: list[int]) -> float:
-    """Push of the liquid on the two plates, -dU/dH = sum of |F_z| of the piston force (kJ/mol/nm).
+    """Push of the liquid on the two plates, -dU/dH = sum of abs(F_z) of the piston force (kJ/mol/nm).
 
     Parameters
     ----------

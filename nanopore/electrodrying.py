@@ -1,9 +1,9 @@
 """Electrodrying: a pore with an intrinsic dipole, whose wetting depends on the sign of V.
 
 With a dipole the voltage model has a linear term,
-Omega(N; V) = Omega(N; 0) + a(N) V + b(N) V^2, and for |V| below |a / b| the
+Omega(N; V) = Omega(N; 0) + a(N) V + b(N) V^2, and for abs(V) below abs(a / b) the
 linear term dominates: one polarity wets the pore, the other dries it, so the
-wet and dry states swap with the sign of V (at larger |V| the capacitive
+wet and dry states swap with the sign of V (at larger abs(V) the capacitive
 b V^2 <= 0 wets the pore at either sign).
 
 In a driven loop the conductance G(V) traced while V rises and while it falls
@@ -78,12 +78,12 @@ def crossing_voltages(voltage: np.ndarray, conductance: np.ndarray,
         One period of a drive that sweeps V up and down once (a sine or triangle).
     tolerance : float
         Differences between the branches below ``tolerance`` times the largest
-        |G| count as equal (branches that coincide do not cross).
+        abs(G) count as equal (branches that coincide do not cross).
 
     Returns
     -------
     ndarray
-        Crossing voltages (V), ordered by |V|; empty when the branches do not cross.
+        Crossing voltages (V), ordered by abs(V); empty when the branches do not cross.
     """
     v = np.asarray(voltage, dtype=float)
     g = np.asarray(conductance, dtype=float)
