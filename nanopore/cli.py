@@ -35,7 +35,8 @@ SUBCOMMANDS = {
 SHORT_HELP = {
     "profile": "Inspect, check and create profile datasets (netCDF4).",
     "rates": "Wetting and drying rates k_wet, k_dry (1/s) of the pore in PROFILE.nc.",
-    "hysteresis": "Memristor I-V loops under V(t) = V0 sin(2 pi f t) for the pore in PROFILE.nc.",
+    "hysteresis": "Memristor I-V loops under V(t) = V0 sin(2 pi f t) (or a triangle wave) for "
+                  "PROFILE.nc.",
     "cycle": "Intrusion/extrusion cycles under triangular pressure ramps for PROFILE.nc.",
     "pulses": "Conductance after each pulse of voltage pulse trains for the pore in PROFILE.nc.",
     "demo": "Run the pipeline on the bundled quick pore and write a report.",

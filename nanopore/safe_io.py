@@ -262,6 +262,11 @@ def probe_writable(path: str | os.PathLike | None, option: str = "output") -> No
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{option} {path} is a folder; give a file name")
+    blocking = next((folder for folder in reversed(path.parents) if folder.exists()
+                     and not folder.is_dir()), None)
+    if blocking is not None:
+        raise OutputError(f"{option}: cannot write {path}: {blocking} is a file, not a folder; "
+                          "choose another path")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temp_path(path).unlink()
