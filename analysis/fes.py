@@ -54,8 +54,8 @@ from analysis.resampling import (
     parallel_bootstrap_profiles,
 )
 from nanopore.profile import make_profile
-from nanopore.units import GAS_CONSTANT_KJ
 from nanopore.provenance import annotate
+from nanopore.units import GAS_CONSTANT_KJ
 from nanopore.windows import Window
 
 #: samples each estimator uses by default: "equilibrated" (all) or "independent"
