@@ -313,8 +313,9 @@ def test_downstream_stages_choose_basins_when_profiles_show_one_state(tmp_path):
 
     n = np.linspace(0.0, 9.0, 46)
     slope = 2.0 * n  # dry favoured at 0 V, a straight rise with no second basin
-    free_energy = np.array([slope, slope - 3.0 * n])  # at 1 V the wet end is lowest
-    save_profile(make_profile(n, free_energy, 1.0, 300.0, voltage=np.array([0.0, 1.0])),
+    free_energy = np.array([slope, slope - 3.0 * n])  # at 2 V the wet end is lowest
+    # the quick setup's voltages (0 and 2 V), so that its loops stay in the fitted range
+    save_profile(make_profile(n, free_energy, 1.0, 300.0, voltage=np.array([0.0, 2.0])),
                  tmp_path / "profile.nc")
     lines: list[str] = []
     manifest = run_pipeline(load_setup("quick"), tmp_path,
