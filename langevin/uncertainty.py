@@ -110,7 +110,7 @@ def resampled_free_energies(
 
     Returns
     -------
-    ndarray, shape (n_resamples, *free_energy.shape)
+    ndarray, shape (n_resamples, ...) with ``free_energy``'s shape after the first axis
         Free energies (kT).
 
     Raises

@@ -10,7 +10,7 @@ A profile is an :class:`xarray.Dataset` stored as netCDF4 (HDF5) with
   temperature stored in the attribute ``temperature`` (K);
 * ``diffusion`` (molecules^2/ps), dims (``n``) or (``voltage``, ``n``);
 * optional ``free_energy_error`` (kT), same dims as ``free_energy``;
-* optional ``free_energy_replicates`` (kT), dims (``replicate``, *dims of
+* optional ``free_energy_replicates`` (kT), dims (``replicate``, then the dims of
   ``free_energy``): bootstrap replicate profiles in the same gauge, from which
   the kinetics derive confidence intervals;
 * provenance attributes (``producer``, ``inputs``, ``parameters``, ``created``).
