@@ -193,7 +193,7 @@ def test_reference_demo_runs_the_downstream_stages(tmp_path):
                  "cycles.nc", "cycles.png", "report.md", "report.html", "manifest.json"):
         assert (out / name).stat().st_size > 0, name
     report = (out / "report.md").read_text()
-    assert "k_wet = k_dry at" in report and "held-out 0.5 V" in report
+    assert "k_wet = k_dry at" in report and "held-out 1 V" in report
     # rerunning over it is refused, and changes nothing
     profile = (out / "profile.nc").read_bytes()
     result = runner.invoke(main, ["demo", "--reference", "--out", str(out), "--no-progress"])
