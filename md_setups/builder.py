@@ -440,7 +440,7 @@ def build_system(setup: Setup, rng: np.random.Generator | int | None = None,
 
 
 def check_targets_cover(setup: Setup, full_pore: dict[str, Any]) -> None:
-    """Refuse window targets that stop short of the full pore.
+    """Refuse window targets whose last window does not sample beyond the full pore.
 
     Parameters
     ----------
@@ -451,7 +451,10 @@ def check_targets_cover(setup: Setup, full_pore: dict[str, Any]) -> None:
     n_full = full_pore["n_full"]
     error = full_pore["n_full_error"] if np.isfinite(full_pore["n_full_error"]) else 0.0
     highest = float(setup.targets.max())
-    if highest < n_full + error:
+    # the last window samples about two restraint widths sqrt(kT / kappa) beyond its centre
+    width = float(np.sqrt(0.0083144626 * setup["simulation"]["temperature"]
+                          / setup["windows"]["spring_constant"]))
+    if highest + 2.0 * width < n_full + error:
         step = setup["windows"]["step"] or 1.0
         need = n_full + error + step
         raise BuildError(f"the window targets stop at N = {highest:g}, short of the full pore "

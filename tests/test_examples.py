@@ -125,4 +125,25 @@ def test_every_example_is_tested():
     scripts = {p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_")}
     tested = {CASES[c](dict.fromkeys(("master", "fp", "exact", "kramers", "profile",
                                       "profile_err", "cycles"), "x"))[0] for c in CASES}
-    assert scripts == tested | {"quicklook.py"}
+    assert scripts == tested | {"quicklook.py", "reference_checks.py"}  # the last two: own tests
+
+
+def test_reference_checks_finds_mirror_agreement_and_held_out_errors(tmp_path):
+    """+-V profiles of a symmetric synthetic pore agree; a V^2 pore's middle voltage is predicted."""
+    import subprocess
+    import sys
+
+    from nanopore.profile import make_profile, save_profile
+
+    n = np.linspace(0.0, 10.0, 41)
+    volts = np.array([-1.0, 0.0, 0.5, 1.0])
+    free_energy = np.array([0.2 * n * (10.0 - n) - 0.5 * v ** 2 * n for v in volts])
+    profile = make_profile(n, free_energy, np.ones_like(free_energy), 300.0, voltage=volts)
+    profile["free_energy_error"] = profile["free_energy"] * 0.0 + 0.5
+    save_profile(profile, tmp_path / "p.nc")
+    script = Path(__file__).resolve().parents[1] / "examples" / "reference_checks.py"
+    result = subprocess.run([sys.executable, str(script), str(tmp_path / "p.nc")],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "+-1 V: rms z = 0.00, max |z| = 0.00, 100 % of points within 2 sigma" in result.stdout
+    assert "held out 0.5 V: predicted within 0.00 kT rms" in result.stdout

@@ -53,7 +53,10 @@ def test_reference_profile_no_longer_wets_into_noise(tmp_path):
         assert float(zero["k_wet"]) < 1e8
         assert ds.attrs["confidence"] == 0.95
         for name in ("k_wet", "k_dry"):
-            assert np.all(ds[f"{name}_lower"] < ds[name]) and np.all(ds[name] < ds[f"{name}_upper"])
+            # basic (bias-corrected) intervals need not contain a skewed estimate, but
+            # they are ordered everywhere and bracket the 0 V rates here
+            assert np.all(ds[f"{name}_lower"] < ds[f"{name}_upper"])
+            assert float(zero[f"{name}_lower"]) < float(zero[name]) < float(zero[f"{name}_upper"])
             assert ds[f"{name}_lower"].attrs["confidence"] == 0.95
         assert np.all(ds["barrier_wetting_error"] > 0)
 
