@@ -452,7 +452,9 @@ def check_targets_cover(setup: Setup, full_pore: dict[str, Any]) -> None:
     error = full_pore["n_full_error"] if np.isfinite(full_pore["n_full_error"]) else 0.0
     highest = float(setup.targets.max())
     # the last window samples about two restraint widths sqrt(kT / kappa) beyond its centre
-    width = float(np.sqrt(0.0083144626 * setup["simulation"]["temperature"]
+    from nanopore.units import GAS_CONSTANT_KJ
+
+    width = float(np.sqrt(GAS_CONSTANT_KJ * setup["simulation"]["temperature"]
                           / setup["windows"]["spring_constant"]))
     if highest + 2.0 * width < n_full + error:
         step = setup["windows"]["step"] or 1.0
