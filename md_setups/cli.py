@@ -109,12 +109,17 @@ def build(setup_file: str, out: Path | None) -> None:
 @click.option("--platform", default=None,
               type=click.Choice(["auto", "CUDA", "OpenCL", "CPU", "Reference"]),
               help="Override the setup's OpenMM platform.")
+@click.option("--extend", is_flag=True,
+              help="Continue finished windows from their final state up to the setup's "
+                   "(longer) production.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def run(setup_file: str, voltage: tuple[float, ...], window: tuple[int, ...], run_all: bool,
-        out: Path | None, platform: str | None, progress: bool) -> None:
+        out: Path | None, platform: str | None, extend: bool, progress: bool) -> None:
     """Run restrained windows: minimise, equilibrate (pulling), produce.
 
     Finished windows are skipped; a killed window resumes from its last checkpoint.
+    After raising ``production`` in the setup, ``--extend`` continues finished
+    windows from their final state; the samples they hold are kept.
     """
     from md_setups.runner import run_windows
     from md_setups.setup import validate_setup
@@ -140,7 +145,8 @@ def run(setup_file: str, voltage: tuple[float, ...], window: tuple[int, ...], ru
         directory = _out(setup, out)
         _prepare_directory(directory)
         paths = run_windows(setup, directory, voltages=voltage or None,
-                            windows=None if run_all else window, progress=progress)
+                            windows=None if run_all else window, progress=progress,
+                            extend=extend)
     click.echo(f"{len(paths)} windows finished in {directory} (log: {directory / 'run.log'})")
 
 

@@ -120,12 +120,17 @@ class WindowRunner:
         Run directory.
     progress : bool
         Show a progress bar with ns/day.
+    extend : bool
+        Continue finished windows whose production is shorter than the setup's
+        from their final state (otherwise such a window is an error).
     """
 
-    def __init__(self, setup: Setup, out: str | os.PathLike, progress: bool = True):
+    def __init__(self, setup: Setup, out: str | os.PathLike, progress: bool = True,
+                 extend: bool = False):
         self.setup = setup
         self.out = Path(out)
         self.progress = progress
+        self.extend = extend
         self.built: BuiltSystem = ensure_build(setup, self.out / "build")
         system = self.built.system
         self.restraint_index = add_cv_restraint(system, setup.cv, self.built.oxygen_indices)
@@ -284,7 +289,7 @@ class WindowRunner:
             raise ValueError(f"window {task.index} does not exist; the setup has windows "
                              f"0 to {len(setup.targets) - 1}")
         path = window_path(self.out, task)
-        if is_complete(path):
+        if is_complete(path) and not self._needs_extension(path):
             return path
         path.parent.mkdir(parents=True, exist_ok=True)
         kappa = float(setup["windows"]["spring_constant"])
@@ -298,7 +303,9 @@ class WindowRunner:
         with (FileLock(window_path(self.out, task, ".lock"), what=f"{path} ({task.label()})"),
               WindowFile(path, self._metadata(task)) as window):
             if window.complete:
-                return path
+                if not self._needs_extension(path):
+                    return path
+                self._begin_extension(task, window, kappa, target)
             self._new_simulation(window_seed(setup, task))
             checkpoint = self._load_checkpoint(task)
             if checkpoint is not None:
@@ -329,6 +336,61 @@ class WindowRunner:
             elapsed = time.perf_counter() - started
         self._log(task, source, n_equil + n_prod, elapsed)
         return path
+
+    def _needs_extension(self, path: Path) -> bool:
+        """Whether a finished window holds less production than the setup asks for.
+
+        Raises
+        ------
+        RuntimeError
+            If it does and the runner was not asked to extend windows.
+        """
+        import h5py
+
+        with h5py.File(path, "r") as handle:
+            recorded = float(handle.attrs.get("production_ps", np.nan))
+        wanted = float(self.setup["run"]["production"])
+        if not np.isfinite(recorded) or recorded >= wanted - 0.5 * self.timestep:
+            return False
+        if not self.extend:
+            raise RuntimeError(
+                f"{path} is finished with {recorded:g} ps of production but the setup asks for "
+                f"{wanted:g} ps; rerun with --extend to continue it from its final state, or "
+                "use another output directory")
+        return True
+
+    def _begin_extension(self, task: WindowTask, window: WindowFile, kappa: float,
+                         target: float) -> None:
+        """Turn a finished window into one resuming at the end of its production.
+
+        The final state (positions, velocities, box) becomes a production
+        checkpoint at the recorded step, with a fresh random stream drawn from
+        (window seed, recorded step); only then is the window marked unfinished,
+        so a kill at any point loses none of its samples.
+        """
+        import openmm
+
+        recorded_ps = float(window._file.attrs["production_ps"])
+        step = self.setup.steps(recorded_ps)
+        stride = int(self.setup["run"]["cv_stride"])
+        if window.n_samples != step // stride:
+            raise RuntimeError(
+                f"{window.path} holds {window.n_samples} samples, not the {step // stride} of "
+                f"{recorded_ps:g} ps at a stride of {stride} steps; it cannot be extended")
+        final = window_path(self.out, task, ".xml")
+        if not final.exists():
+            raise RuntimeError(f"{window.path} cannot be extended: its final state {final} is "
+                               "missing")
+        sequence = np.random.SeedSequence([window_seed(self.setup, task), 2, step])
+        self._new_simulation(int(sequence.generate_state(1)[0] % (2**31 - 2)) + 1)
+        self.context.setState(openmm.XmlSerializer.deserialize(final.read_text()))
+        self.context.setStepCount(step)
+        self._set_parameters(task.voltage, kappa, target)
+        n_start = float(window._file["n"][0]) if window.n_samples else target
+        self._save_checkpoint(task, "production", step, window.n_samples, n_start)
+        window.set_attrs({"complete": False, "extended_from_ps": recorded_ps,
+                          "production_ps": float(self.setup["run"]["production"]),
+                          "setup": self.setup.source, "setup_digest": self.setup.digest()})
 
     def _progress_bar(self, task: WindowTask, total: int, initial: int) -> Any:
         if not self.progress:
@@ -464,7 +526,8 @@ def _pressure_summary(window: WindowFile) -> dict[str, float]:
 
 
 def run_windows(setup: Setup, out: str | os.PathLike, voltages: Iterable[float] | None = None,
-                windows: Iterable[int] | None = None, progress: bool = True) -> list[Path]:
+                windows: Iterable[int] | None = None, progress: bool = True,
+                extend: bool = False) -> list[Path]:
     """Run windows in chain order, voltage by voltage; skip finished ones.
 
     Parameters
@@ -478,13 +541,15 @@ def run_windows(setup: Setup, out: str | os.PathLike, voltages: Iterable[float] 
         Window indices; default all.
     progress : bool
         Show progress bars.
+    extend : bool
+        Continue finished windows that hold less production than the setup asks for.
 
     Returns
     -------
     list of Path
         Window files, in the order run.
     """
-    runner = WindowRunner(setup, out, progress=progress)
+    runner = WindowRunner(setup, out, progress=progress, extend=extend)
     chosen_voltages = list(setup.voltages if voltages is None else voltages)
     chosen = set(range(len(setup.targets)) if windows is None else windows)
     paths = []

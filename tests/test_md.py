@@ -410,6 +410,30 @@ def test_killed_window_resumes_with_exactly_the_uninterrupted_samples(tmp_path):
     np.testing.assert_array_equal(resumed.n, reference.n)
 
 
+def test_extended_window_keeps_its_samples_and_continues_in_time(tmp_path):
+    short = tiny_setup(run={"production": 0.1})
+    run_windows(short, tmp_path, windows=[0], progress=False)
+    first = read_window(window_path(tmp_path, WindowTask(0.5, 0)))
+    longer = tiny_setup(run={"production": 0.2})
+    with pytest.raises(RuntimeError, match="--extend"):
+        run_windows(longer, tmp_path, windows=[0], progress=False)
+    assert read_window(window_path(tmp_path, WindowTask(0.5, 0))).n.size == first.n.size
+
+    run_windows(longer, tmp_path, windows=[0], progress=False, extend=True)
+    extended = read_window(window_path(tmp_path, WindowTask(0.5, 0)))
+    assert extended.complete and extended.n.size == 2 * first.n.size
+    np.testing.assert_array_equal(extended.n[: first.n.size], first.n)
+    step = 5 * 0.002
+    np.testing.assert_allclose(np.diff(extended.time), step, rtol=1e-9)
+    assert extended.metadata["production_ps"] == pytest.approx(0.2)
+    assert extended.metadata["extended_from_ps"] == pytest.approx(0.1)
+    assert np.all(np.isfinite(extended.n[first.n.size:]))
+    assert not window_path(tmp_path, WindowTask(0.5, 0), ".chk").exists()
+    # already as long as the setup asks: nothing more to do
+    run_windows(longer, tmp_path, windows=[0], progress=False, extend=True)
+    assert read_window(window_path(tmp_path, WindowTask(0.5, 0))).n.size == extended.n.size
+
+
 def test_drive_records_n_and_the_voltage_ramp(tmp_path):
     from md_setups.drive import VoltageProtocol, run_drive
     from nanopore.profile import xr
