@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -602,15 +603,41 @@ def ensure_build(setup: Setup, directory: str | os.PathLike) -> BuiltSystem:
         from md_setups.external import ensure_external_build
 
         return ensure_external_build(setup, directory)
+    return load_or_write_build(directory, setup, build_digest(setup), lambda: build_system(setup))
+
+
+def load_or_write_build(directory: str | os.PathLike, setup: Any, digest: str,
+                        make: Callable[[], BuiltSystem]) -> BuiltSystem:
+    """The build in ``directory`` if its digest matches, else ``make()`` written there.
+
+    Parameters
+    ----------
+    directory : path-like
+        Build directory (``system.pdb``, ``system.xml``, ``build.json``).
+    setup : Setup
+        What the build is for (recorded in ``build.json``).
+    digest : str
+        Digest of everything the build depends on (setup values, input files).
+    make : callable
+        Builds the system when there is no build yet.
+
+    Returns
+    -------
+    BuiltSystem
+        Read back from disk, so that this process starts from exactly what any
+        later one reads (the PDB rounds positions to 1e-4 nm).
+
+    Raises
+    ------
+    BuildError
+        If ``directory`` holds the build of something else.
+    """
     directory = Path(directory)
-    digest = build_digest(setup)
     if (directory / "build.json").exists():
         built = load_build(directory)
         if built.info.get("setup_digest") == digest:
             return built
-        raise BuildError(f"{directory} holds a build of a different setup; use another --out "
-                         "directory or delete it")
-    write_build(build_system(setup), directory, setup)
-    # read back, so that this process starts from exactly what any later one reads
-    # (the PDB rounds positions to 1e-4 nm)
+        raise BuildError(f"{directory} holds a build of a different setup (or of changed input "
+                         "files); use another --out directory or delete it")
+    write_build(make(), directory, setup)
     return load_build(directory)

@@ -679,18 +679,10 @@ def ensure_external_build(setup: ExternalSetup, directory: str | os.PathLike) ->
     ``system.xml`` with the position restraints, ``build.json``), so every later
     step reads it the same way.
     """
-    from md_setups.builder import BuildError, load_build, write_build
+    from md_setups.builder import load_or_write_build
 
-    directory = Path(directory)
-    digest = external_digest(setup)
-    if (directory / "build.json").exists():
-        built = load_build(directory)
-        if built.info.get("setup_digest") == digest:
-            return built
-        raise BuildError(f"{directory} holds a build of a different setup or changed files; use "
-                         "another --out directory or delete it")
-    write_build(load_external(setup), directory, setup)
-    return load_build(directory)
+    return load_or_write_build(directory, setup, external_digest(setup),
+                               lambda: load_external(setup))
 
 
 __all__ = ["ExternalSetup", "ExternalSystemError", "PoreGeometry", "SYSTEM_SCHEMA",

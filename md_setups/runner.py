@@ -320,8 +320,8 @@ class WindowRunner:
                 phase, step, n_start = checkpoint["phase"], checkpoint["step"], checkpoint["n_start"]
                 window.truncate(checkpoint["n_samples"])
             self._set_parameters(task.voltage, kappa, target)
-            bar = self._progress_bar(task, n_equil + n_prod,
-                                     step if phase == "equilibration" else n_equil + step)
+            done_before = step if phase == "equilibration" else n_equil + step
+            bar = self._progress_bar(task, n_equil + n_prod, done_before)
             try:
                 if phase == "equilibration":
                     step = self._equilibrate(task, step, n_equil, n_start, target, stride,
@@ -334,7 +334,7 @@ class WindowRunner:
                     bar.close()
             self._finish(task, window)
             elapsed = time.perf_counter() - started
-        self._log(task, source, n_equil + n_prod, elapsed)
+        self._log(task, source, n_equil + n_prod - done_before, elapsed)
         return path
 
     def _needs_extension(self, path: Path) -> bool:
@@ -370,7 +370,7 @@ class WindowRunner:
         """
         import openmm
 
-        recorded_ps = float(window._file.attrs["production_ps"])
+        recorded_ps = float(window.attribute("production_ps"))
         step = self.setup.steps(recorded_ps)
         stride = int(self.setup["run"]["cv_stride"])
         if window.n_samples != step // stride:
@@ -386,7 +386,7 @@ class WindowRunner:
         self.context.setState(openmm.XmlSerializer.deserialize(final.read_text()))
         self.context.setStepCount(step)
         self._set_parameters(task.voltage, kappa, target)
-        n_start = float(window._file["n"][0]) if window.n_samples else target
+        n_start = float(window.series("n")[0]) if window.n_samples else target
         self._save_checkpoint(task, "production", step, window.n_samples, n_start)
         window.set_attrs({"complete": False, "extended_from_ps": recorded_ps,
                           "production_ps": float(self.setup["run"]["production"]),
@@ -509,12 +509,11 @@ class WindowRunner:
 
 def _pressure_summary(window: WindowFile) -> dict[str, float]:
     """Mean box height (nm) and normal pressure (MPa) with block errors, as window attributes."""
-    handle = window._file
     summary: dict[str, float] = {}
     for name, key in (("box_height", "box_height_nm"), ("pressure_zz", "pressure_zz_mpa")):
-        if name not in handle:
+        values = window.series(name)
+        if values is None:
             continue
-        values = handle[name][()]
         values = values[np.isfinite(values)]
         if values.size == 0:
             continue

@@ -180,6 +180,14 @@ class WindowFile:
         """Whether the window has been marked finished."""
         return bool(self._file.attrs.get("complete", False))
 
+    def attribute(self, key: str, default: Any = None) -> Any:
+        """A metadata attribute as written (``default`` when absent)."""
+        return _decode(self._file.attrs[key]) if key in self._file.attrs else default
+
+    def series(self, name: str) -> np.ndarray | None:
+        """A per-sample series (``time``, ``n``, ``box_height``, ...) or None when absent."""
+        return self._file[name][()] if name in self._file else None
+
     def append(self, time: np.ndarray, n: np.ndarray,
                series: Mapping[str, tuple[np.ndarray, str]] | None = None) -> None:
         """Append samples and flush them to disk.

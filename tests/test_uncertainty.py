@@ -145,3 +145,21 @@ def test_hysteresis_gives_intervals_on_loop_areas_and_switching_voltages(tmp_pat
             assert np.all(np.isfinite(lower)) and np.all(lower < upper), name
             assert np.all(lower <= value) and np.all(value <= upper), name
         assert np.all(ds["wetting_voltage_upper"] <= 0.5)  # within the drive's range
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_prominent_peaks_match_scipy_find_peaks(seed):
+    from scipy.signal import find_peaks
+
+    from langevin.basins import prominent_peaks
+
+    rng = np.random.default_rng(seed)
+    # rounded values make flat maxima and equal bases, the cases where conventions differ
+    values = np.round(rng.normal(size=300).cumsum(), 0 if seed % 2 else 1)
+    for prominence in (0.0, 0.5, 2.0):
+        peaks, heights, left, right = prominent_peaks(values, prominence)
+        expected, props = find_peaks(values, prominence=prominence)
+        np.testing.assert_array_equal(peaks, expected)
+        np.testing.assert_allclose(heights, props["prominences"], rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(left, props["left_bases"])
+        np.testing.assert_array_equal(right, props["right_bases"])
