@@ -12,8 +12,9 @@ integrator settings):
   every ``cv_stride`` steps, as a window run does);
 * ``+barostat``: plain plus the z-only Monte Carlo barostat (the rigid wall
   bound into one molecule);
-* ``+barostat+cv+field``: everything a window run adds, with the pressure read
-  every tenth CV sample as a window run does.
+* ``+barostat+cv+field``: everything a window run adds, with the box height
+  read every CV sample and P_zz every ``pressure_stride`` steps, as a window
+  run does.
 
 and prints ns/day and the cost of the extra forces relative to the baseline,
 and of pressure control on its own (target on CPU: at most 10 %). Variants are timed in interleaved rounds and the
@@ -31,7 +32,7 @@ import numpy as np
 from langevin.plots import format_table
 from md_setups.builder import build_system
 from md_setups.forces import add_barostat, add_cv_restraint, add_field, sync_box_height
-from md_setups.runner import PRESSURE_EVERY
+from md_setups.runner import pressure_every
 from md_setups.platforms import choose_platform
 from md_setups.setup import load_setup
 
@@ -43,8 +44,9 @@ def make_context(setup, built, variant: str, platform, properties):
     system = copy.deepcopy(built.system)
     restraint = barostat = None
     if "+barostat" in variant:
-        barostat = system.getForce(add_barostat(system, setup["simulation"]["pressure"],
-                                                setup["simulation"]["temperature"]))
+        sim = setup["simulation"]
+        barostat = system.getForce(add_barostat(system, sim["pressure"], sim["temperature"],
+                                                sim["barostat_interval"]))
     if "+cv" in variant:
         index = add_cv_restraint(system, setup.cv, built.oxygen_indices,
                                  setup["windows"]["spring_constant"], float(setup.targets[-1]) / 2)
@@ -63,7 +65,7 @@ def make_context(setup, built, variant: str, platform, properties):
 
 
 def time_variant(context, integrator, restraint, barostat, field: bool, steps: int,
-                 stride: int) -> float:
+                 stride: int, every: int) -> float:
     """Seconds for ``steps`` steps, doing every ``stride`` steps what a window run does."""
     start = time.perf_counter()
     for sample in range(steps // stride):
@@ -72,7 +74,7 @@ def time_variant(context, integrator, restraint, barostat, field: bool, steps: i
             sync_box_height(context)
         if restraint is not None:
             restraint.getCollectiveVariableValues(context)
-        if barostat is not None and restraint is not None and sample % PRESSURE_EVERY == 0:
+        if barostat is not None and restraint is not None and (sample + 1) % every == 0:
             barostat.computeCurrentPressure(context)
     return time.perf_counter() - start
 
@@ -94,11 +96,12 @@ def main() -> None:
         variants = ("plain", "+cv", "+cv+field", "+barostat", "+barostat+cv+field")
         contexts = {v: make_context(setup, built, v, platform, properties) for v in variants}
         stride = setup["run"]["cv_stride"]
+        every = pressure_every(setup)
         steps = max(stride, args.steps // stride * stride)
         best = {v: np.inf for v in variants}
         for _ in range(args.rounds):
             for variant in variants:
-                best[variant] = min(best[variant], time_variant(*contexts[variant], steps, stride))
+                best[variant] = min(best[variant], time_variant(*contexts[variant], steps, stride, every))
         for variant in variants:
             ns_day = steps * sim["timestep"] / best[variant] * 86400 / 1000
             cost = best[variant] / best["plain"] - 1.0

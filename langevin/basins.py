@@ -36,6 +36,9 @@ class Basins:
     barrier_wetting_error, barrier_drying_error : float
         Standard errors (kT) of Omega(top) - Omega(dry) and Omega(top) - Omega(wet);
         NaN when the profile has no errors.
+    borrowed : bool
+        True when the profile has no separate dry and wet basins of its own and
+        these are another profile's (:func:`langevin.rates.basins_for_rows`).
     """
 
     dry: int
@@ -43,6 +46,7 @@ class Basins:
     wet: int
     barrier_wetting_error: float = math.nan
     barrier_drying_error: float = math.nan
+    borrowed: bool = False
 
     def positions(self, grid: np.ndarray) -> tuple[float, float, float]:
         """N at the dry minimum, the barrier top and the wet minimum (molecules)."""

@@ -155,7 +155,8 @@ def rates(profile_path, method, voltages, dry, wet, barrier, trajectories, seed,
         row += [pick("barrier_wetting"), pick("barrier_drying")]
         if "barrier_wetting_error" in result:
             row += [pick("barrier_wetting_error"), pick("barrier_drying_error")]
-        rows.append(row + [pick("n_dry"), pick("n_wet")])
+        borrowed = "basins_borrowed" in result and pick("basins_borrowed") > 0
+        rows.append(row + [pick("n_dry"), f"{pick('n_wet'):.4g}" + ("*" if borrowed else "")])
     level = f"{confidence:.0%}"
     header = (["P (MPa)" if key == "pressure" else "V (V)", "k_wet (1/s)"]
               + ([f"k_wet {level}"] if bounds else []) + (["+-k_wet"] if sampled else [])
@@ -164,6 +165,9 @@ def rates(profile_path, method, voltages, dry, wet, barrier, trajectories, seed,
               + (["+-dG_wet", "+-dG_dry"] if "barrier_wetting_error" in result else [])
               + ["N_dry", "N_wet"])
     click.echo(format_table(header, rows))
+    if any(str(row[-1]).endswith("*") for row in rows):
+        click.echo("* no wet and dry basins of its own (one state is unstable): the basins are "
+                   "the nearest row's, and its k_wet, k_dry are not rates between two states")
     if sampled:
         steps = np.atleast_1d(result["time_step"].values)
         click.echo(f"Langevin: +- one standard error; time step {steps.min():.3g}"

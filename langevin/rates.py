@@ -9,6 +9,8 @@ Methods: ``exact`` (the double integral), ``kramers`` (overdamped Kramers),
 
 from __future__ import annotations
 
+import dataclasses
+
 import time
 import warnings
 from collections.abc import Sequence
@@ -142,9 +144,10 @@ def basins_for_rows(
 
         for i in missing:
             nearest = min(good, key=lambda g: abs(keys[g] - keys[i]))
-            found[i] = _with_errors(found[nearest],
-                                   None if error is None else np.atleast_2d(error)[i],
-                                   None if replicates is None else replicates[:, i])
+            found[i] = dataclasses.replace(
+                _with_errors(found[nearest], None if error is None else np.atleast_2d(error)[i],
+                             None if replicates is None else replicates[:, i]),
+                borrowed=True)
     return [b for b in found if b is not None]
 
 
@@ -374,6 +377,7 @@ def rates_dataset(
         "n_wet": grid[wet_i],
         "barrier_wetting": f[rows, top_i] - f[rows, dry_i],
         "barrier_drying": f[rows, top_i] - f[rows, wet_i],
+        "basins_borrowed": [int(b.borrowed) for b in basins],
     }
     if free_energy_error is not None or free_energy_replicates is not None:
         variables["barrier_wetting_error"] = [b.barrier_wetting_error for b in basins]
@@ -391,6 +395,9 @@ def rates_dataset(
         "barrier_drying": ("kT", "barrier from the wet side"),
         "barrier_wetting_error": ("kT", "standard error of barrier_wetting"),
         "barrier_drying_error": ("kT", "standard error of barrier_drying"),
+        "basins_borrowed": ("1", "1 where the profile has no dry and wet basins of its own "
+                                 "(one state is unstable) and the basins are the nearest "
+                                 "row's: k_wet, k_dry there are not rates between two states"),
     }
     data = {}
     for name, values in variables.items():

@@ -59,7 +59,7 @@ def measure_full_pore(setup: Setup, built: Any) -> dict[str, Any]:
     system = openmm.XmlSerializer.deserialize(openmm.XmlSerializer.serialize(built.system))
     index = add_cv_restraint(system, setup.cv, built.oxygen_indices)
     if sim["barostat"]:
-        add_barostat(system, sim["pressure"], sim["temperature"])
+        add_barostat(system, sim["pressure"], sim["temperature"], sim["barostat_interval"])
     voltage = float(np.max(np.abs(setup.voltages)))
     add_field(system, voltage, setup.box_height)
     restraint = system.getForce(index)

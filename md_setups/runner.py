@@ -56,8 +56,10 @@ from nanopore.safe_io import FileLock, atomic_write_text
 from nanopore.windows import WindowFile, is_complete
 
 
-#: samples between measurements of the normal pressure
-PRESSURE_EVERY = 10
+def pressure_every(setup: Setup) -> int:
+    """CV samples between readings of P_zz: ``pressure_stride`` in whole CV strides."""
+    stride = int(setup["run"]["cv_stride"])
+    return max(1, -(-int(setup["run"]["pressure_stride"]) // stride))
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,8 @@ class WindowRunner:
         self.barostat = None
         if sim["barostat"]:
             self.barostat = system.getForce(add_barostat(system, sim["pressure"],
-                                                         sim["temperature"]))
+                                                         sim["temperature"],
+                                                         sim["barostat_interval"]))
         self.timestep = sim["timestep"]
         self.platform, self.properties = choose_platform(sim["platform"], sim["precision"],
                                                          sim["threads"])
@@ -442,6 +445,7 @@ class WindowRunner:
     def _produce(self, task: WindowTask, step: int, n_prod: int, stride: int, every: int,
                  n_start: float, window: WindowFile, bar: Any) -> None:
         reporter = self._trajectory_reporter(task, append=step > 0)
+        pressure_stride = pressure_every(self.setup)
         clock = [time.perf_counter(), bar.n if bar is not None else 0]
         times: list[float] = []
         values: list[float] = []
@@ -454,8 +458,8 @@ class WindowRunner:
                 times.append(step * self.timestep)
                 values.append(self.collective_variable())
                 heights.append(height)
-                # P_zz costs about two force evaluations: every PRESSURE_EVERY-th sample
-                pressures.append(self._pressure_zz() if (step // stride) % PRESSURE_EVERY == 0
+                # a reading of P_zz costs several energy evaluations: every few samples only
+                pressures.append(self._pressure_zz() if (step // stride) % pressure_stride == 0
                                  else float("nan"))
                 if step % every == 0 or step >= n_prod:
                     window.append(times, values, {"box_height": (heights, "nm"),

@@ -120,6 +120,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "barostat": Key(bool, True,
                         help="Monte Carlo barostat on the box height (the wall stays rigid at "
                              "z = 0); false gives a closed box (NVT)"),
+        "barostat_interval": Key(int, 100, 1, 100000, units="steps",
+                                 help="steps between the barostat's trial moves of the box "
+                                      "height"),
         "cutoff": Key(float, 0.9, 0.5, 2.0, units="nm", help="nonbonded cutoff"),
         "platform": Key(str, "auto", choices=("auto", "CUDA", "OpenCL", "CPU", "Reference"),
                         help="OpenMM platform; auto picks CUDA, then OpenCL, then CPU"),
@@ -155,6 +158,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "cv_stride": Key(int, 10, 1, 100000, units="steps", help="steps between CV samples"),
         "checkpoint_interval": Key(float, 5.0, 0.01, 1.0e6, units="ps",
                                    help="simulated time between checkpoints"),
+        "pressure_stride": Key(int, 500, 1, 10000000, units="steps",
+                               help="steps between readings of the normal pressure P_zz with a "
+                                    "barostat (each costs several energy evaluations); rounded "
+                                    "up to a multiple of cv_stride"),
         "trajectory": Key(str, "none", choices=("none", "dcd", "xtc"), help="trajectory output"),
         "trajectory_stride": Key(int, 500, 1, 10000000, units="steps",
                                  help="steps between trajectory frames"),

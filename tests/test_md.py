@@ -207,11 +207,15 @@ def test_barostat_moves_feel_no_work_from_the_field(tiny_built):
 def test_barostat_holds_the_set_pressure_and_never_moves_the_wall(tmp_path):
     setup = tiny_setup(simulation={"platform": "CPU", "threads": 1, "pressure": 0.1},
                        run={"voltages": [0.0], "equilibration": 4.0, "production": 16.0,
-                            "cv_stride": 10, "checkpoint_interval": 20.0})
+                            "cv_stride": 10, "checkpoint_interval": 20.0,
+                            "pressure_stride": 95})
     (path,) = run_windows(setup, tmp_path, windows=[0], progress=False)
     window = read_window(path)
     heights = window.metadata["series"]["box_height"]
     assert np.ptp(heights) > 1e-3  # the box height does move
+    read = np.isfinite(window.metadata["series"]["pressure_zz"])
+    assert read.sum() == heights.size // 10  # a stride of 95 steps is read every 100
+    assert np.all(read[9::10])
     mean, error = window.metadata["pressure_zz_mpa"], window.metadata["pressure_zz_mpa_error"]
     assert np.isfinite(error) and 0.0 < error < 150.0
     assert abs(mean - 0.1) < 3.0 * error, (mean, error)

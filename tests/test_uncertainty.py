@@ -51,12 +51,17 @@ def test_reference_profile_no_longer_wets_into_noise(tmp_path):
         zero = ds.sel(voltage=0.0)
         assert float(zero["n_wet"]) > 5.0  # not a noise minimum near one molecule
         assert float(zero["k_wet"]) < 1e8
+        # the pore is dry at 0 V: no wet basin of its own, and the output says so
+        assert int(zero["basins_borrowed"]) == 1
         assert ds.attrs["confidence"] == 0.95
+        both = ds.sel(voltage=[-2.0, 2.0])  # electrowetting: two basins of their own
+        assert np.all(both["basins_borrowed"] == 0)
         for name in ("k_wet", "k_dry"):
             # basic (bias-corrected) intervals need not contain a skewed estimate, but
-            # they are ordered everywhere and bracket the 0 V rates here
+            # they are ordered everywhere and bracket the +-2 V rates here
             assert np.all(ds[f"{name}_lower"] < ds[f"{name}_upper"])
-            assert float(zero[f"{name}_lower"]) < float(zero[name]) < float(zero[f"{name}_upper"])
+            assert np.all(both[f"{name}_lower"] < both[name])
+            assert np.all(both[name] < both[f"{name}_upper"])
             assert ds[f"{name}_lower"].attrs["confidence"] == 0.95
         assert np.all(ds["barrier_wetting_error"] > 0)
 
