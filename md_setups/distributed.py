@@ -93,14 +93,21 @@ def run_windows_dask(setup: Setup, out: str | os.PathLike, client: Any,
     if values["simulation"]["threads"] == 0:
         values["simulation"]["threads"] = threads_per_task
     ensure_build(setup, Path(out) / "build")  # once, before the workers start
-    chained = setup["windows"]["start_from"] == "neighbour"
+    mode = setup["windows"]["start_from"]
+    voltages = [float(v) for v in setup.voltages]
+    results = []
+    if mode == "first_voltage":
+        # the other voltages start from this voltage's final states: run it first
+        results += client.gather([client.submit(_run_task, values, setup.source, str(out),
+                                                voltages[0], None, pure=False)])
+        voltages = voltages[1:]
     tasks = []
-    for voltage in setup.voltages:
-        if chained:
-            tasks.append((float(voltage), None))
+    for voltage in voltages:
+        if mode != "built":
+            tasks.append((voltage, None))
         else:
-            tasks.extend((float(voltage), [index]) for index in chain_order(setup))
+            tasks.extend((voltage, [index]) for index in chain_order(setup))
     futures = [client.submit(_run_task, values, setup.source, str(out), voltage, windows,
                              pure=False) for voltage, windows in tasks]
-    results = client.gather(futures)
+    results += client.gather(futures)
     return [Path(path) for paths in results for path in paths]

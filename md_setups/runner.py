@@ -212,15 +212,21 @@ class WindowRunner:
         import openmm
 
         seed = window_seed(self.setup, task)
-        previous = neighbour(self.setup, task)
-        if (self.setup["windows"]["start_from"] == "neighbour" and previous is not None
-                and window_path(self.out, previous, ".xml").exists()):
+        mode = self.setup["windows"]["start_from"]
+        previous = neighbour(self.setup, task) if mode != "built" else None
+        first_voltage = float(self.setup.voltages[0])
+        if mode == "first_voltage" and abs(task.voltage - first_voltage) > 1e-12:
+            same = WindowTask(first_voltage, task.index)
+            if window_path(self.out, same, ".xml").exists():
+                previous = same
+        if (previous is not None and window_path(self.out, previous, ".xml").exists()):
             state = openmm.XmlSerializer.deserialize(
                 window_path(self.out, previous, ".xml").read_text())
             self.context.setState(state)
             self.context.setTime(0.0)
             self.context.setStepCount(0)
-            source = f"final state of window {previous.index:02d}"
+            source = (f"final state of window {previous.index:02d}"
+                      + (f" at {previous.voltage:+g} V" if previous.voltage != task.voltage else ""))
         else:
             self.context.setPositions(self.built.positions)
             self.context.setPeriodicBoxVectors(*self.built.topology.getPeriodicBoxVectors())

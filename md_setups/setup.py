@@ -147,8 +147,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "step": Key(float, None, 0.05, 100.0, units="molecules", help="target spacing"),
         "spring_constant": Key(float, 5.0, 0.01, 1000.0, units="kJ/mol/molecule^2",
                                help="kappa of the restraint 0.5 kappa (N - N_k)^2"),
-        "start_from": Key(str, "neighbour", choices=("neighbour", "built"),
-                          help="start each window from its neighbour's final state or the build"),
+        "start_from": Key(str, "neighbour", choices=("neighbour", "built", "first_voltage"),
+                          help="start each window from its neighbour's final state, from the "
+                               "build, or (first_voltage) at every other voltage from the final "
+                               "state of the same window at the first voltage, so that no "
+                               "voltage's chain drags a filled pore down to the emptier "
+                               "windows"),
     },
     "run": {
         "voltages": Key(list, [0.0], -10.0, 10.0, units="V", help="applied voltages"),
