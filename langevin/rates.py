@@ -10,7 +10,6 @@ Methods: ``exact`` (the double integral), ``kramers`` (overdamped Kramers),
 from __future__ import annotations
 
 import dataclasses
-
 import time
 import warnings
 from collections.abc import Sequence
@@ -395,9 +394,9 @@ def rates_dataset(
         "barrier_drying": ("kT", "barrier from the wet side"),
         "barrier_wetting_error": ("kT", "standard error of barrier_wetting"),
         "barrier_drying_error": ("kT", "standard error of barrier_drying"),
-        "basins_borrowed": ("1", "1 where the profile has no dry and wet basins of its own "
-                                 "(one state is unstable) and the basins are the nearest "
-                                 "row's: k_wet, k_dry there are not rates between two states"),
+        "basins_borrowed": ("1", ("1 where the profile has no dry and wet basins of its own "
+                                  "(one state is unstable) and the basins are the nearest "
+                                  "row's: k_wet, k_dry there are not rates between two states")),
     }
     data = {}
     for name, values in variables.items():
