@@ -1,4 +1,4 @@
-"""Equilibration detection and decorrelation of windows (``pymbar.timeseries``).
+"""Equilibration detection and decorrelation of windows (:mod:`analysis.timeseries`).
 
 For each window the start of the equilibrated region t0 is the one that maximises
 the number of effectively independent samples (``detect_equilibration``); the
@@ -9,30 +9,13 @@ approximately independent subsample at spacing g
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from analysis.timeseries import detect_equilibration, statistical_inefficiency
 from nanopore.windows import Window
-
-
-def _timeseries():
-    """``pymbar.timeseries``, imported without its banner and caveat on stdout."""
-    logger = logging.getLogger("pymbar")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            from pymbar import timeseries
-    finally:
-        logger.setLevel(level)
-    return timeseries
 
 
 @dataclass(frozen=True)
@@ -94,17 +77,16 @@ def decorrelate(window: Window, detect: bool = True, candidates: int = 100) -> D
     -------
     DecorrelatedWindow
     """
-    timeseries = _timeseries()
     n = np.asarray(window.n, dtype=float)
     if n.size < 4 or np.ptp(n) == 0:
         return DecorrelatedWindow(window, 0, float(max(n.size, 1)), n, n[:1])
     start = 0
     if detect:
         nskip = max(1, n.size // candidates)
-        start = int(timeseries.detect_equilibration(n, fast=True, nskip=nskip)[0])
+        start = detect_equilibration(n, nskip=nskip)[0]
         start = min(start, n.size - 4)
     equilibrated = n[start:]
-    g = float(timeseries.statistical_inefficiency(equilibrated, fast=False))
+    g = statistical_inefficiency(equilibrated, fast=False)
     g = max(g, 1.0)
     indices = subsample_indices(equilibrated.size, g)
     return DecorrelatedWindow(window, start, g, equilibrated, equilibrated[np.asarray(indices)])

@@ -163,3 +163,39 @@ def test_bootstrap_is_reproducible_with_a_seed(independent):
     first = fit(independent[:8], "wham", n_bootstrap=10, check_convergence=False)
     second = fit(independent[:8], "wham", n_bootstrap=10, check_convergence=False)
     np.testing.assert_array_equal(first.profile["free_energy_error"], second.profile["free_energy_error"])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_timeseries_estimators_equal_pymbar(seed):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pymbar import timeseries as reference
+
+    from analysis.timeseries import detect_equilibration, statistical_inefficiency
+
+    rng = np.random.default_rng(seed)
+    # AR(1) with a relaxation from a displaced start: a correlation time and an
+    # equilibration region to find
+    phi = [0.5, 0.9, 0.97, 0.99, 0.995][seed]
+    x = np.empty(6000)
+    x[0] = 8.0
+    for i in range(1, x.size):
+        x[i] = phi * x[i - 1] + rng.normal()
+    for fast in (False, True):
+        ours = statistical_inefficiency(x, fast=fast)
+        assert ours == pytest.approx(reference.statistical_inefficiency(x, fast=fast), rel=1e-9)
+    expected = reference.detect_equilibration(x, fast=True, nskip=60)
+    found = detect_equilibration(x, nskip=60)
+    assert found[0] == expected[0]
+    assert found[1] == pytest.approx(float(expected[1]), rel=1e-6)
+    assert found[2] == pytest.approx(float(expected[2]), rel=1e-6)
+    # the estimate means what it says: g of an AR(1) series is (1 + phi) / (1 - phi)
+    tail = x[found[0]:]
+    if phi <= 0.97:
+        truth = (1 + phi) / (1 - phi)
+        assert statistical_inefficiency(tail) == pytest.approx(truth, rel=0.35)
+    with pytest.raises(ValueError, match="constant"):
+        statistical_inefficiency(np.ones(10))
+    assert detect_equilibration(np.ones(10)) == (0, 1.0, 1.0)
