@@ -31,7 +31,7 @@ REFERENCE_SETUP = DATA / "reference_setup.toml"
 def demo(out_dir: Path, reference: bool, resume: bool, force: bool, progress: bool) -> None:
     """Run the pipeline on the bundled quick pore and write a report.
 
-    Without options: restrained MD of the quick setup (9 windows of 12.5 ps at 0 V
+    Without options: restrained MD of the quick setup (9 windows of 15 ps at 0 V
     and 2 V, under 10 minutes on 2 CPU cores), WHAM profiles, the voltage model,
     rates, I-V loops and a report. The pore is dry at 0 V and wet at 2 V; the
     short windows resolve that (their bootstrap errors are a few kT against a
