@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from analysis.data import UmbrellaData
+from analysis.errors import AnalysisError
 from analysis.estimator import Estimator
 
 
@@ -74,6 +75,71 @@ def bootstrap_error(replicates: np.ndarray, gauge_index: int) -> np.ndarray:
     error = np.asarray(error, dtype=float)
     error[defined < 2] = np.nan
     return error
+
+
+def profile_error(
+    replicates: np.ndarray, gauge_index: int, n: np.ndarray, voltage: float
+) -> tuple[np.ndarray, list[str]]:
+    """Bootstrap error of a profile, refusing when the replicates cannot give one.
+
+    Parameters
+    ----------
+    replicates : ndarray, shape (n_bootstrap, n_grid)
+        Bootstrap profiles (kT), each up to its own constant; NaN where undefined.
+    gauge_index : int
+        Grid index of the gauge point (the estimate's dry minimum).
+    n : ndarray, shape (n_grid,)
+        Grid of the collective variable (molecules), for the messages.
+    voltage : float
+        Voltage of the profile (V), for the messages.
+
+    Returns
+    -------
+    ndarray, shape (n_grid,)
+        Standard error of Omega - Omega[gauge] (kT), zero at the gauge point;
+        grid points that fewer than two replicates define take the largest error
+        of the others.
+    list of str
+        Notes: points filled in that way, and a gauge point that fewer than half
+        of the replicates define.
+
+    Raises
+    ------
+    AnalysisError
+        When fewer than two replicates define the gauge point, or no other grid
+        point: there is no error to report, and zero would claim an exact profile.
+    """
+    n_bootstrap = replicates.shape[0]
+    at_gauge = int(np.sum(np.isfinite(replicates[:, gauge_index])))
+    where = f"{voltage:g} V: "
+    if at_gauge < 2:
+        raise AnalysisError(
+            f"{where}{at_gauge} of {n_bootstrap} bootstrap replicates are defined at the gauge "
+            f"point N = {n[gauge_index]:.3g} (the dry minimum), too few for an error: the windows "
+            "there sample it too thinly; add a window at that N or run the windows longer"
+        )
+    with np.errstate(invalid="ignore"):
+        error = bootstrap_error(replicates, gauge_index)
+    missing = ~np.isfinite(error)
+    missing[gauge_index] = False
+    error[gauge_index] = 0.0
+    others = np.ones(error.size, dtype=bool)
+    others[gauge_index] = False
+    if not np.any(others & ~missing):
+        raise AnalysisError(
+            f"{where}no grid point besides the gauge point is defined in two or more bootstrap "
+            "replicates, so the profile has no error; add windows or run them longer"
+        )
+    notes = []
+    if at_gauge < n_bootstrap / 2:
+        notes.append(f"{where}only {at_gauge} of {n_bootstrap} bootstrap replicates are defined at "
+                     f"the gauge point N = {n[gauge_index]:.3g}; the errors rest on those")
+    if missing.any():
+        fill = float(np.max(error[others & ~missing]))
+        error[missing] = fill
+        notes.append(f"{where}bootstrap replicates left {int(missing.sum())} grid point(s) "
+                     f"empty; their error is set to the largest, {fill:.3g} kT")
+    return error, notes
 
 
 def gauged_replicates(

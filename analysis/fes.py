@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from analysis.bootstrap import bootstrap_error, bootstrap_profiles, gauged_replicates
+from analysis.bootstrap import bootstrap_profiles, gauged_replicates, profile_error
 from analysis.bootstrap import keep_replicates as store_replicates
 from analysis.convergence import ConvergenceCheck, convergence_check
 from analysis.data import UmbrellaData
@@ -323,16 +323,9 @@ def analyse_voltage(
                                             progress=progress)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            error = bootstrap_error(replicates, gauge)
+            error, error_notes = profile_error(replicates, gauge, estimate.n, voltage)
+        notes.extend(error_notes)
         kept, _ = gauged_replicates(replicates, gauge, free_energy)
-        missing = ~np.isfinite(error)
-        missing[gauge] = False
-        error[gauge] = 0.0
-        if missing.any():
-            fill = float(np.nanmax(error)) if np.any(np.isfinite(error)) else 0.0
-            error[missing] = fill
-            notes.append(f"{voltage:g} V: bootstrap replicates left {int(missing.sum())} grid "
-                         f"point(s) empty; their error is set to the largest, {fill:.3g} kT")
     elif hasattr(estimator, "analytic_error"):
         error = estimator.analytic_error(gauge)
     matrix = overlap_matrix(independent)

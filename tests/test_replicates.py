@@ -4,7 +4,10 @@ import numpy as np
 import xarray as xr
 from click.testing import CliRunner
 
-from analysis.bootstrap import gauged_replicates
+import pytest
+
+from analysis.bootstrap import gauged_replicates, profile_error
+from analysis.errors import AnalysisError
 from analysis.synthetic import synthetic_windows
 from nanopore.cli import main
 from nanopore.profile import load_profile
@@ -35,6 +38,34 @@ def test_gauged_replicates_fill_empty_points_with_the_estimate():
     kept, filled = gauged_replicates(replicates, 0, np.array([0.0, 1.5, 2.5]))
     np.testing.assert_allclose(kept, [[0.0, 1.0, 2.5], [0.0, 2.0, 1.0]])
     assert filled == 1
+
+
+def test_profile_error_refuses_when_no_replicate_defines_the_gauge_point():
+    n = np.array([1.0, 2.0, 3.0])
+    # every replicate empty at the gauge point (index 0): no error, never zero
+    replicates = np.array([[np.nan, 2.0, 3.0], [np.nan, 5.0, 4.0], [np.nan, 1.0, 1.0]])
+    with pytest.raises(AnalysisError, match="0 of 3 bootstrap replicates are defined at the gauge"):
+        profile_error(replicates, 0, n, 2.0)
+    # defined at the gauge point but nowhere else twice
+    replicates = np.array([[0.0, 2.0, np.nan], [1.0, np.nan, 4.0]])
+    with pytest.raises(AnalysisError, match="no grid point besides the gauge"):
+        profile_error(replicates, 0, n, 2.0)
+
+
+def test_profile_error_is_the_spread_about_the_gauge_and_fills_from_the_others():
+    n = np.array([1.0, 2.0, 3.0, 4.0])
+    replicates = np.array([[1.0, 2.0, 3.0, np.nan], [3.0, 5.0, 4.0, np.nan],
+                           [np.nan, 0.0, 0.0, 0.0], [2.0, 3.0, 6.0, np.nan]])
+    error, notes = profile_error(replicates, 0, n, 1.0)
+    shifted = replicates[[0, 1, 3]] - replicates[[0, 1, 3], :1]
+    assert error[0] == 0.0
+    np.testing.assert_allclose(error[1:3], np.std(shifted[:, 1:3], axis=0, ddof=1))
+    assert error[3] == pytest.approx(error[1:3].max())  # defined in no replicate: the largest
+    assert any("1 grid point(s) empty" in note for note in notes)
+    assert not any("only" in note for note in notes)  # 3 of 4 define the gauge point
+    thin = np.vstack([replicates, [[np.nan, 1.0, 1.0, 1.0]] * 3])
+    _, notes = profile_error(thin, 0, n, 1.0)
+    assert any("only 3 of 7 bootstrap replicates" in note for note in notes)
 
 
 def test_fes_keeps_replicates_and_rates_use_them(tmp_path):
