@@ -181,6 +181,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "rate_voltages": Key(list, [0.0, 1.5], -10.0, 10.0, units="V",
                              help="[first, last] voltage of the rate scan"),
         "rate_points": Key(int, 61, 2, 10000, help="voltages in the rate scan"),
+        "rate_states": Key(str, "full_pore", choices=("full_pore", "basins"),
+                           help="states between which the pipeline's rates are computed: "
+                                "full_pore = the dry minimum at 0 V and the full-pore count "
+                                "measured in the wet build (k_wet is the rate of filling the "
+                                "pore; basins when the build measured none); basins = the "
+                                "minima found in the profiles"),
         "loop_amplitude": Key(float, 0.0, 0.0, 10.0, units="V",
                               help="amplitude of the sinusoidal drive; 0 means the largest run voltage"),
         "loop_frequencies": Key(list, [0.0], 0.0, 1.0e15, units="Hz",

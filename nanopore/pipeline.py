@@ -258,6 +258,49 @@ def _basins(ctx: PipelineContext, model: Any) -> tuple[dict[str, float], list[st
         return {"dry": dry, "wet": wet}, [note]
 
 
+def _measured_full_pore(ctx: PipelineContext) -> float | None:
+    """Full-pore water count measured in the wet build (molecules), or None."""
+    import json
+
+    build = ctx.path("md") / "build" / "build.json"
+    if not build.exists():
+        return None
+    n_full = (json.loads(build.read_text()).get("full_pore") or {}).get("n_full")
+    if n_full is None or not np.isfinite(n_full) or n_full <= 0:
+        return None
+    return float(n_full)
+
+
+def _rate_states(ctx: PipelineContext, model: Any, low: float,
+                 high: float) -> tuple[dict[str, float], list[str]] | None:
+    """States of the rate scan: the dry minimum at 0 V and the measured full pore.
+
+    Basins found in profiles of windows a few ps long can be noise (a shallow dip
+    taken for the wet state at one voltage and not at the next), which makes k_wet
+    jump between voltages. The physical question is how fast the pore fills: from
+    the dry minimum (the lowest free energy below half the full-pore count, at the
+    voltage of the scan closest to 0 V) to the pore holding the full-pore count
+    measured by the build's unrestrained wet run. None when the setup asks for the
+    profiles' basins or the build measured no full pore.
+    """
+    if ctx.setup["pipeline"]["rate_states"] != "full_pore":
+        return None
+    n_full = _measured_full_pore(ctx)
+    n = model.n
+    if n_full is None or n_full > n[-1]:
+        return None
+    rest = float(np.clip(0.0, low, high))
+    emptier = n < 0.5 * n_full
+    if emptier.sum() < 1 or np.sum((n > n[emptier][-1]) & (n <= n_full)) < 2:
+        return None
+    omega = model.free_energy(rest, warn=False)
+    dry = float(n[np.flatnonzero(emptier)[np.argmin(omega[emptier])]])
+    note = (f"states of the rates: dry N = {dry:.3g} (the lowest free energy below half the full "
+            f"pore at {rest:g} V) and wet N = {n_full:.3g} (the full pore measured in the wet "
+            "build): k_wet is the rate of filling the pore ([pipeline] rate_states)")
+    return {"dry": dry, "wet": n_full}, [note]
+
+
 def stage_rates(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, Any]]:
     """Exact rates over the voltage scan."""
     import warnings
@@ -267,9 +310,9 @@ def stage_rates(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, A
     from nanopore.profile import write_dataset
 
     _, model = _voltage_model(ctx)
-    basins, notes = _basins(ctx, model)
     first, last = ctx.setup["pipeline"]["rate_voltages"][:2]
     low, high = model.fitted_range()
+    basins, notes = _rate_states(ctx, model, low, high) or _basins(ctx, model)
     if first < low - 1e-12 or last > high + 1e-12:  # the voltage model does not extrapolate
         notes.append(f"rate voltages {first:g} to {last:g} V limited to the range the voltage "
                      f"model was fitted on: {max(first, low):g} to {min(last, high):g} V")
