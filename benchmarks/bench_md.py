@@ -17,8 +17,11 @@ integrator settings):
   run does.
 
 and prints ns/day and the cost of the extra forces relative to the baseline,
-and of pressure control on its own (target on CPU: at most 10 %). Variants are timed in interleaved rounds and the
-best round is kept, which damps the noise of a shared machine.
+and of pressure control on its own (target on CPU: at most 10 %). Variants are
+timed in interleaved rounds: ns/day is that of the best round, and each cost is
+the median over rounds of the ratio of two variants timed in the same round
+(with the range over rounds), which cancels most of the drift of a shared
+machine; the best-round ratio is shown too.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from md_setups.builder import build_system
 from md_setups.forces import add_barostat, add_cv_restraint, add_field, sync_box_height
 from md_setups.runner import pressure_every
 from md_setups.platforms import choose_platform
-from md_setups.setup import load_setup
+from md_setups.setup import load_setup, validate_setup
 
 
 def make_context(setup, built, variant: str, platform, properties):
@@ -85,11 +88,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     parser.add_argument("--platform", default="auto")
     parser.add_argument("--systems", default="quick,production")
+    parser.add_argument("--barostat-interval", type=int, default=0,
+                        help="steps between barostat trials (default: the setup's)")
     args = parser.parse_args()
 
     rows = []
     for name in args.systems.split(","):
         setup = load_setup(name)
+        if args.barostat_interval:
+            values = copy.deepcopy(setup.values)
+            values["simulation"]["barostat_interval"] = args.barostat_interval
+            setup = validate_setup(values, source=setup.source)
         built = build_system(setup, full_pore=False)
         sim = setup["simulation"]
         platform, properties = choose_platform(args.platform, sim["precision"], sim["threads"])
@@ -98,19 +107,26 @@ def main() -> None:
         stride = setup["run"]["cv_stride"]
         every = pressure_every(setup)
         steps = max(stride, args.steps // stride * stride)
-        best = {v: np.inf for v in variants}
+        times = {v: [] for v in variants}
         for _ in range(args.rounds):
             for variant in variants:
-                best[variant] = min(best[variant], time_variant(*contexts[variant], steps, stride, every))
+                times[variant].append(time_variant(*contexts[variant], steps, stride, every))
+        times = {v: np.array(t) for v, t in times.items()}
+
+        def cost(variant: str, reference: str) -> str:
+            ratio = times[variant] / times[reference] - 1.0
+            best_ratio = times[variant].min() / times[reference].min() - 1.0
+            return (f"{100 * np.median(ratio):+.1f} % ({100 * ratio.min():+.1f} .. "
+                    f"{100 * ratio.max():+.1f}; best rounds {100 * best_ratio:+.1f})")
+
         for variant in variants:
-            ns_day = steps * sim["timestep"] / best[variant] * 86400 / 1000
-            cost = best[variant] / best["plain"] - 1.0
+            ns_day = steps * sim["timestep"] / times[variant].min() * 86400 / 1000
             rows.append([name, str(built.info["n_atoms"]), platform.getName(), variant,
-                         f"{ns_day:.1f}", "baseline" if variant == "plain" else f"{100 * cost:+.1f} %"])
-        pressure_cost = best["+barostat+cv+field"] / best["+cv+field"] - 1.0
+                         f"{ns_day:.1f}", "baseline" if variant == "plain" else cost(variant, "plain")])
         rows.append([name, "", "", "pressure control alone", "",
-                     f"{100 * pressure_cost:+.1f} % (vs +cv+field)"])
-    print(format_table(["system", "atoms", "platform", "variant", "ns/day", "cost vs plain"], rows))
+                     cost("+barostat+cv+field", "+cv+field") + " vs +cv+field"])
+    print(format_table(["system", "atoms", "platform", "variant", "ns/day (best)",
+                        "cost: median over rounds (range; best rounds)"], rows))
 
 
 if __name__ == "__main__":
