@@ -36,6 +36,7 @@ def summary_rows(out: Path, setup: Any, manifest: Manifest) -> list[tuple[str, s
     """The summary table: (quantity, value with units) pairs."""
     rows: list[tuple[str, str]] = [("setup", str(setup.source))]
     build = out / "md" / "build" / "build.json"
+    n_full = None
     if build.exists():
         info = json.loads(build.read_text())
         rows.append(("system", f"{info['n_atoms']} atoms: {info['n_water']} waters, "
@@ -52,6 +53,8 @@ def summary_rows(out: Path, setup: Any, manifest: Manifest) -> list[tuple[str, s
             if full.get("accessible_radius_nm") is not None:
                 text += f", water-accessible radius {full['accessible_radius_nm']:.3f} nm"
             rows.append(("pore radii", text))
+        if full and full.get("n_full") is not None:
+            n_full = float(full["n_full"])
         if full:
             rows.append(("full pore", f"N = {full['n_full']:.2f} +- {full['n_full_error']:.2f} "
                                       f"molecules at {full.get('voltage', 0):g} V "
@@ -74,11 +77,19 @@ def summary_rows(out: Path, setup: Any, manifest: Manifest) -> list[tuple[str, s
                                     f"{float(profile['n'][0]):.2f} to {float(profile['n'][-1]):.2f}; "
                                     f"method {setup['pipeline']['fes_method']}"))
             if "voltage" in profile.dims:
+                grid = profile["n"].values
+                # the full pore as measured in the wet build, else the grid's end
+                at = int(np.argmin(np.abs(grid - n_full))) if n_full is not None else grid.size - 1
+                label = "full pore" if n_full is not None else "grid end"
                 for voltage in profile["voltage"].values:
                     row = profile.sel(voltage=voltage)
                     free_energy = row["free_energy"].values
-                    rows.append((f"Omega at {voltage:g} V", f"max {np.nanmax(free_energy):.2f} kT, "
-                                 f"at full pore {free_energy[-1]:.2f} kT (0 at the dry minimum)"))
+                    value = f"{free_energy[at]:.2f}"
+                    if "free_energy_error" in row:
+                        value += f" +- {float(row['free_energy_error'].values[at]):.2f}"
+                    rows.append((f"Omega at {voltage:g} V",
+                                 f"{value} kT at N = {grid[at]:.2f} ({label}); highest "
+                                 f"{np.nanmax(free_energy):.2f} kT (0 at the dry minimum)"))
     holdout = manifest.stage("voltage_model").get("holdout_rms_kT") or {}
     for voltage, error in holdout.items():
         rows.append((f"held-out {voltage} V", f"predicted within {error:.2f} kT rms"))
@@ -86,8 +97,13 @@ def summary_rows(out: Path, setup: Any, manifest: Manifest) -> list[tuple[str, s
         with _open(out / "rates.nc") as rates:
             for voltage in sorted({float(rates.voltage[0]), float(rates.voltage[-1])}):
                 row = rates.sel(voltage=voltage, method="nearest")
+                states = ""
+                if "n_dry" in rates and "n_wet" in rates:
+                    states = (f" (between N = {float(row.n_dry):.2f} and "
+                              f"{float(row.n_wet):.2f})")
                 rows.append((f"rates at {float(row.voltage):g} V",
-                             f"k_wet = {float(row.k_wet):.3g} 1/s, k_dry = {float(row.k_dry):.3g} 1/s"))
+                             f"k_wet = {float(row.k_wet):.3g} 1/s, k_dry = {float(row.k_dry):.3g} "
+                             f"1/s{states}"))
             ratio = np.log(rates["k_wet"].values) - np.log(rates["k_dry"].values)
             crossing = np.flatnonzero(np.diff(np.sign(ratio)) != 0)
             if crossing.size:

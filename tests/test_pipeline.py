@@ -358,10 +358,16 @@ def test_pipeline_rates_fill_the_measured_full_pore_past_a_noise_dip(tmp_path):
                  tmp_path / "profile.nc")
     build = tmp_path / "md" / "build"
     build.mkdir(parents=True)
-    build.joinpath("build.json").write_text(json.dumps({"full_pore": {"n_full": 8.0}}))
+    build.joinpath("build.json").write_text(json.dumps({
+        "n_atoms": 783, "n_water": 194, "n_potassium": 3, "n_wall": 195,
+        "full_pore": {"n_full": 8.0, "n_full_error": 0.2, "wet_plateau_ps": 9.0, "voltage": 2.0}}))
     setup = load_setup("quick")
-    run_pipeline(setup, tmp_path, stages=("voltage_model", "rates"), progress=False,
+    run_pipeline(setup, tmp_path, stages=("voltage_model", "rates", "report"), progress=False,
                  echo=lambda line: None)
+    report = (tmp_path / "report.md").read_text()
+    # the report's free energies and rates say at which N they are taken
+    assert "kT at N = 8.00 (full pore)" in report
+    assert "(between N = 0.00 and 8.00)" in report
     with xr.open_dataset(tmp_path / "rates.nc", engine="h5netcdf") as rates:
         k_wet, scan = rates["k_wet"].values, rates["voltage"].values
     assert np.all(np.diff(np.log(k_wet)) > 0), k_wet
