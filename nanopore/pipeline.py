@@ -372,7 +372,9 @@ def stage_loops(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, A
     from nanopore.profile import write_dataset
 
     _, model = _voltage_model(ctx)
-    basins, basin_notes = _basins(ctx, model)
+    # the same states as the rates: P_wet counts the pore as wet beyond the barrier
+    # between the dry minimum and the measured full pore
+    basins, basin_notes = _rate_states(ctx, model, *model.fitted_range()) or _basins(ctx, model)
     amplitude, frequencies = _loop_settings(ctx)
     pore = ctx.setup["pore"]
     measured = ctx.path("md") / "conductance.nc"  # from `nanopore md conductance SETUP --out RUN/md`

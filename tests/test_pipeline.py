@@ -362,8 +362,10 @@ def test_pipeline_rates_fill_the_measured_full_pore_past_a_noise_dip(tmp_path):
         "n_atoms": 783, "n_water": 194, "n_potassium": 3, "n_wall": 195,
         "full_pore": {"n_full": 8.0, "n_full_error": 0.2, "wet_plateau_ps": 9.0, "voltage": 2.0}}))
     setup = load_setup("quick")
-    run_pipeline(setup, tmp_path, stages=("voltage_model", "rates", "report"), progress=False,
-                 echo=lambda line: None)
+    manifest = run_pipeline(setup, tmp_path, stages=("voltage_model", "rates", "loops", "report"),
+                            progress=False, echo=lambda line: None)
+    # the loops' wet/dry threshold comes from the same states
+    assert any("wet N = 8" in note for note in manifest.stage("loops")["notes"])
     report = (tmp_path / "report.md").read_text()
     # the report's free energies and rates say at which N they are taken
     assert "kT at N = 8.00 (full pore)" in report
