@@ -77,6 +77,35 @@ def bootstrap_error(replicates: np.ndarray, gauge_index: int) -> np.ndarray:
     return error
 
 
+def reference_index(replicates: np.ndarray, gauge_index: int) -> int:
+    """Grid point that the bootstrap errors are taken relative to.
+
+    The gauge point when two or more replicates define it. Otherwise the grid point
+    nearest to it (the lower one on a tie) that at least half of the replicates,
+    and at least two, define: decorrelated samples are a thin subset of a window's
+    samples, and a dry minimum at the grid's edge can be reached by correlated
+    samples alone. -1 when no point qualifies.
+
+    Parameters
+    ----------
+    replicates : ndarray, shape (n_bootstrap, n_grid)
+        Bootstrap profiles (kT); NaN where undefined.
+    gauge_index : int
+        Grid index of the gauge point.
+
+    Returns
+    -------
+    int
+    """
+    defined = np.sum(np.isfinite(replicates), axis=0)
+    if defined[gauge_index] >= 2:
+        return int(gauge_index)
+    good = np.flatnonzero(defined >= max(2.0, replicates.shape[0] / 2))
+    if good.size == 0:
+        return -1
+    return int(good[np.argmin(np.abs(good - gauge_index) + 0.1 * (good > gauge_index))])
+
+
 def profile_error(
     replicates: np.ndarray, gauge_index: int, n: np.ndarray, voltage: float
 ) -> tuple[np.ndarray, list[str]]:
@@ -96,42 +125,50 @@ def profile_error(
     Returns
     -------
     ndarray, shape (n_grid,)
-        Standard error of Omega - Omega[gauge] (kT), zero at the gauge point;
-        grid points that fewer than two replicates define take the largest error
-        of the others.
+        Standard error of Omega - Omega[reference] (kT), with the reference point
+        of :func:`reference_index`: the gauge point (error zero there) unless fewer
+        than two replicates define it. Grid points that fewer than two replicates
+        define, the gauge point among them, take the largest error of the others.
     list of str
-        Notes: points filled in that way, and a gauge point that fewer than half
-        of the replicates define.
+        Notes: a reference point other than the gauge point, points filled in,
+        and a gauge point that fewer than half of the replicates define.
 
     Raises
     ------
     AnalysisError
-        When fewer than two replicates define the gauge point, or no other grid
-        point: there is no error to report, and zero would claim an exact profile.
+        When no grid point near the gauge point, or no other grid point, is
+        defined in enough replicates: there is no error to report, and zero would
+        claim an exact profile.
     """
     n_bootstrap = replicates.shape[0]
     at_gauge = int(np.sum(np.isfinite(replicates[:, gauge_index])))
     where = f"{voltage:g} V: "
-    if at_gauge < 2:
+    reference = reference_index(replicates, gauge_index)
+    if reference < 0:
         raise AnalysisError(
-            f"{where}{at_gauge} of {n_bootstrap} bootstrap replicates are defined at the gauge "
-            f"point N = {n[gauge_index]:.3g} (the dry minimum), too few for an error: the windows "
-            "there sample it too thinly; add a window at that N or run the windows longer"
-        )
-    with np.errstate(invalid="ignore"):
-        error = bootstrap_error(replicates, gauge_index)
-    missing = ~np.isfinite(error)
-    missing[gauge_index] = False
-    error[gauge_index] = 0.0
-    others = np.ones(error.size, dtype=bool)
-    others[gauge_index] = False
-    if not np.any(others & ~missing):
-        raise AnalysisError(
-            f"{where}no grid point besides the gauge point is defined in two or more bootstrap "
-            "replicates, so the profile has no error; add windows or run them longer"
+            f"{where}no grid point is defined in half of the {n_bootstrap} bootstrap replicates "
+            f"(the gauge point N = {n[gauge_index]:.3g}, the dry minimum, in {at_gauge}): the "
+            "windows sample too thinly for an error; add windows or run them longer"
         )
     notes = []
-    if at_gauge < n_bootstrap / 2:
+    with np.errstate(invalid="ignore"):
+        error = bootstrap_error(replicates, reference)
+    missing = ~np.isfinite(error)
+    missing[reference] = False
+    error[reference] = 0.0
+    others = np.ones(error.size, dtype=bool)
+    others[reference] = False
+    if not np.any(others & ~missing):
+        raise AnalysisError(
+            f"{where}no grid point besides N = {n[reference]:.3g} is defined in two or more "
+            "bootstrap replicates, so the profile has no error; add windows or run them longer"
+        )
+    if reference != gauge_index:
+        notes.append(f"{where}{at_gauge} of {n_bootstrap} bootstrap replicates reach the dry "
+                     f"minimum N = {n[gauge_index]:.3g} (decorrelated samples do not reach it); "
+                     f"errors are of Omega(N) - Omega({n[reference]:.3g}), the nearest point "
+                     "they reach, and the dry minimum's own takes the largest")
+    elif at_gauge < n_bootstrap / 2:
         notes.append(f"{where}only {at_gauge} of {n_bootstrap} bootstrap replicates are defined at "
                      f"the gauge point N = {n[gauge_index]:.3g}; the errors rest on those")
     if missing.any():
@@ -159,15 +196,20 @@ def gauged_replicates(
     Returns
     -------
     ndarray, shape (n_bootstrap, n_grid)
-        Omega - Omega[gauge] of each replicate (kT). A replicate undefined at the
-        gauge point is dropped to the estimate; grid points a replicate leaves empty
-        take the estimate's value (so they add no spread there).
+        Each replicate shifted to agree with the estimate at the reference point
+        of :func:`reference_index` (the gauge point, where Omega = 0, unless fewer
+        than two replicates define it) (kT). A replicate undefined at that point
+        is dropped to the estimate; grid points a replicate leaves empty take the
+        estimate's value (so they add no spread there).
     int
         Number of values filled in.
     """
-    shifted = replicates - replicates[:, gauge_index: gauge_index + 1]
+    estimate = np.asarray(free_energy, dtype=float)
+    reference = reference_index(replicates, gauge_index)
+    reference = gauge_index if reference < 0 else reference
+    shifted = replicates - replicates[:, reference: reference + 1] + estimate[reference]
     missing = ~np.isfinite(shifted)
-    filled = np.where(missing, np.asarray(free_energy, dtype=float)[None, :], shifted)
+    filled = np.where(missing, estimate[None, :], shifted)
     return filled, int(missing.sum())
 
 

@@ -40,16 +40,35 @@ def test_gauged_replicates_fill_empty_points_with_the_estimate():
     assert filled == 1
 
 
-def test_profile_error_refuses_when_no_replicate_defines_the_gauge_point():
+def test_profile_error_refuses_when_no_point_is_defined_in_enough_replicates():
     n = np.array([1.0, 2.0, 3.0])
-    # every replicate empty at the gauge point (index 0): no error, never zero
-    replicates = np.array([[np.nan, 2.0, 3.0], [np.nan, 5.0, 4.0], [np.nan, 1.0, 1.0]])
-    with pytest.raises(AnalysisError, match="0 of 3 bootstrap replicates are defined at the gauge"):
+    # every point defined in fewer than half of the replicates
+    replicates = np.array([[np.nan, 2.0, np.nan], [np.nan, np.nan, 4.0], [np.nan, np.nan, np.nan],
+                           [1.0, np.nan, np.nan]])
+    with pytest.raises(AnalysisError, match="no grid point is defined in half"):
         profile_error(replicates, 0, n, 2.0)
     # defined at the gauge point but nowhere else twice
     replicates = np.array([[0.0, 2.0, np.nan], [1.0, np.nan, 4.0]])
-    with pytest.raises(AnalysisError, match="no grid point besides the gauge"):
+    with pytest.raises(AnalysisError, match="no grid point besides N = 1"):
         profile_error(replicates, 0, n, 2.0)
+
+
+def test_profile_error_falls_back_to_the_nearest_point_the_replicates_reach():
+    """A dry minimum at the grid's edge that decorrelated samples never reach."""
+    n = np.array([0.0, 0.5, 1.0, 1.5])
+    rng = np.random.default_rng(1)
+    replicates = np.column_stack([np.full(6, np.nan), rng.normal(0.0, 1.0, (6, 3))])
+    replicates[:, 2:] += np.array([1.0, 3.0])
+    error, notes = profile_error(replicates, 0, n, 2.0)
+    assert error[1] == 0.0  # the reference point
+    shifted = replicates[:, 2:] - replicates[:, 1:2]
+    np.testing.assert_allclose(error[2:], np.std(shifted, axis=0, ddof=1))
+    assert error[0] == pytest.approx(error[2:].max())  # the dry minimum: the largest
+    assert any("errors are of Omega(N) - Omega(0.5)" in note for note in notes)
+    kept, _ = gauged_replicates(replicates, 0, np.array([0.0, 0.4, 1.2, 3.1]))
+    np.testing.assert_allclose(kept[:, 1], 0.4)  # agree with the estimate there
+    np.testing.assert_allclose(kept[:, 0], 0.0)  # undefined: the estimate
+    np.testing.assert_allclose(kept[:, 2:] - kept[:, 1:2], shifted)
 
 
 def test_profile_error_is_the_spread_about_the_gauge_and_fills_from_the_others():
