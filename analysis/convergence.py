@@ -23,11 +23,13 @@ class ConvergenceCheck:
     Attributes
     ----------
     first, second : ndarray
-        Profiles of the two halves (kT), zero at the gauge point.
+        Profiles of the two halves (kT), zero at the gauge point, or at the
+        nearest grid point that both halves reach when one leaves the gauge
+        point empty; all NaN when they share no grid point.
     difference : ndarray
         second - first (kT).
     max_difference : float
-        Largest |difference| on the grid (kT).
+        Largest |difference| on the grid (kT); NaN when the halves share no point.
     max_z : float
         Largest |difference| / (2 sigma) with sigma the full-data error.
     converged : bool
@@ -64,8 +66,17 @@ def convergence_check(estimator: Estimator, data: UmbrellaData, gauge_index: int
     ConvergenceCheck
     """
     first_data, second_data = data.halves()
-    first = apply_gauge(estimator.fit(first_data).free_energy, gauge_index)
-    second = apply_gauge(estimator.fit(second_data).free_energy, gauge_index)
+    first_raw = np.asarray(estimator.fit(first_data).free_energy, dtype=float)
+    second_raw = np.asarray(estimator.fit(second_data).free_energy, dtype=float)
+    # compare at the gauge point, or, when a half leaves it empty (a dry minimum at
+    # the grid's edge reached by a few samples), at the nearest point both reach
+    shared = np.flatnonzero(np.isfinite(first_raw) & np.isfinite(second_raw))
+    if shared.size == 0:
+        nothing = np.full(first_raw.shape, np.nan)
+        return ConvergenceCheck(nothing, nothing, nothing, float("nan"), float("nan"), False)
+    reference = int(shared[np.argmin(np.abs(shared - gauge_index))])
+    first = apply_gauge(first_raw, reference)
+    second = apply_gauge(second_raw, reference)
     difference = second - first
     spread = 2.0 * np.asarray(error, dtype=float)
     finite = np.isfinite(difference)

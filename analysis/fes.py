@@ -340,7 +340,14 @@ def analyse_voltage(
     convergence = None
     if check_convergence and error is not None and min(data.counts) >= 2:
         convergence = convergence_check(estimator, data, gauge, error)
-        if not convergence.converged:
+        if not np.isfinite(convergence.max_difference):
+            notes.append(f"{voltage:g} V: the first and second halves of the windows share no "
+                         "grid point, so their profiles cannot be compared: the windows are far "
+                         "from converged")
+        elif not np.isfinite(convergence.max_z):
+            notes.append(f"{voltage:g} V: the first and second halves differ by up to "
+                         f"{convergence.max_difference:.2f} kT (no error to compare it with)")
+        elif not convergence.converged:
             notes.append(
                 f"{voltage:g} V: the first and second halves differ by up to "
                 f"{convergence.max_difference:.2f} kT ({convergence.max_z:.1f} times their "
