@@ -1,16 +1,18 @@
 """Restrained windows as Dask tasks: a LocalCluster on one machine, dask-jobqueue on a
 cluster, or an existing scheduler.
 
-Windows that start from their neighbour's final state run as one task per voltage
-(a chain); windows that start from the build run as one task each. Every window
-draws its random numbers from its own seed (see :func:`md_setups.runner.window_seed`)
-and OpenMM's CPU platform with one thread is deterministic, so a Dask run gives the
-same window files as the sequential run.
+Every window is one task; a window that starts from its neighbour's final state
+depends on the neighbour's task, so each voltage's chain runs in order and the
+chains run side by side. Every window draws its random numbers from its own seed
+(see :func:`md_setups.runner.window_seed`) and OpenMM's Reference platform (and
+the CPU platform with one thread, where its runs are reproducible) is
+deterministic, so a Dask run gives the same window files as the sequential run.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -62,16 +64,23 @@ def make_client(scheduler: str = "local", workers: int = 2, **cluster_options: A
                      "a scheduler address tcp://host:port")
 
 
-def _run_task(values: dict, source: str, out: str, voltage: float,
-              windows: list[int] | None) -> list[str]:
+def _run_task(values: dict, source: str, out: str, voltage: float, index: int,
+              *after: list[str]) -> list[str]:
+    """Run one window; ``after`` holds the results of the tasks it waits for (unused)."""
     setup = validate_setup(values, source=source)
-    paths = run_windows(setup, out, voltages=[voltage], windows=windows, progress=False)
+    paths = run_windows(setup, out, voltages=[voltage], windows=[index], progress=False)
     return [str(path) for path in paths]
 
 
 def run_windows_dask(setup: Setup, out: str | os.PathLike, client: Any,
-                     threads_per_task: int = 1) -> list[Path]:
+                     threads_per_task: int = 1, progress: bool = False) -> list[Path]:
     """Run every window of a setup as Dask tasks and wait for them.
+
+    Each window is one task. A window that starts from its neighbour's final state
+    depends on the neighbour's task, so one voltage's windows run in chain order
+    while the voltages run side by side; with ``start_from = "first_voltage"`` a
+    window at another voltage also waits for the same window at the first voltage.
+    Finished windows are skipped, as in the sequential run.
 
     Parameters
     ----------
@@ -81,12 +90,16 @@ def run_windows_dask(setup: Setup, out: str | os.PathLike, client: Any,
     client : dask.distributed.Client
     threads_per_task : int
         OpenMM CPU threads per task when the setup leaves ``threads = 0``.
+    progress : bool
+        A progress bar over the finished windows.
 
     Returns
     -------
     list of Path
-        Window files.
+        Window files, voltage by voltage in chain order.
     """
+    from dask.distributed import as_completed
+
     from md_setups.builder import ensure_build
 
     values = setup.to_dict()
@@ -95,19 +108,31 @@ def run_windows_dask(setup: Setup, out: str | os.PathLike, client: Any,
     ensure_build(setup, Path(out) / "build")  # once, before the workers start
     mode = setup["windows"]["start_from"]
     voltages = [float(v) for v in setup.voltages]
-    results = []
-    if mode == "first_voltage":
-        # the other voltages start from this voltage's final states: run it first
-        results += client.gather([client.submit(_run_task, values, setup.source, str(out),
-                                                voltages[0], None, pure=False)])
-        voltages = voltages[1:]
-    tasks = []
+    order = chain_order(setup)
+    futures: dict[tuple[float, int], Any] = {}
     for voltage in voltages:
-        if mode != "built":
-            tasks.append((voltage, None))
-        else:
-            tasks.extend((voltage, [index]) for index in chain_order(setup))
-    futures = [client.submit(_run_task, values, setup.source, str(out), voltage, windows,
-                             pure=False) for voltage, windows in tasks]
-    results += client.gather(futures)
-    return [Path(path) for paths in results for path in paths]
+        previous = None
+        for index in order:
+            after = []
+            if mode != "built" and previous is not None:
+                after.append(futures[(voltage, previous)])
+            if mode == "first_voltage" and voltage != voltages[0]:
+                after.append(futures[(voltages[0], index)])
+            futures[(voltage, index)] = client.submit(
+                _run_task, values, setup.source, str(out), voltage, index, *after, pure=False,
+                key=f"window-{voltage:+.3f}V-{index:02d}-{uuid.uuid4().hex[:8]}")
+            previous = index
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(futures), desc="windows (Dask)", unit="window")
+    try:
+        for future in as_completed(list(futures.values())):
+            future.result()  # raises the first failure here
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return [Path(path) for key in futures for path in futures[key].result()]

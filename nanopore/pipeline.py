@@ -152,7 +152,7 @@ def stage_md(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, Any]
 
         client = make_client(ctx.scheduler, ctx.workers)
         try:
-            paths = run_windows_dask(setup, out, client)
+            paths = run_windows_dask(setup, out, client, progress=ctx.progress)
         finally:
             client.close()
     outputs = [str(p.relative_to(ctx.out)) for p in paths]
