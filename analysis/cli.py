@@ -84,7 +84,9 @@ def _table(header: list[str], rows: list[list[object]]) -> str:
 @click.option("--min-count", default=10, show_default=True,
               help="Trim grid ends to bins with at least this many samples.")
 @click.option("--no-equilibration", is_flag=True, help="Keep every sample (no equilibration "
-              "detection).")
+              "detection). Windows of `nanopore md run` exclude their own equilibration; on "
+              "windows that need none, detection makes the bootstrap errors too small (2x at "
+              "25 effective samples per window, benchmarks/calibrate_profile_errors.py).")
 @click.option("--max-offset", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Refuse windows whose mean sits more than this many standard deviations "
               "from their restraint centre ('inf' accepts any) [default: 10].")

@@ -177,7 +177,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "bootstrap": Key(int, 20, 0, 10000, help="bootstrap replicates of the profile error"),
         "detect_equilibration": Key(bool, True,
                                     help="discard each window's detected equilibration region "
-                                         "(off for windows of a few ps, where it leaves too little)"),
+                                         "(off for windows of a few ps, where it leaves too little "
+                                         "and makes the bootstrap errors too small)"),
         "rate_voltages": Key(list, [0.0, 1.5], -10.0, 10.0, units="V",
                              help="[first, last] voltage of the rate scan"),
         "rate_points": Key(int, 61, 2, 10000, help="voltages in the rate scan"),
