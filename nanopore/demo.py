@@ -7,6 +7,7 @@ this project made with its own longer MD runs (``data/README.md`` records how).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 from pathlib import Path
@@ -30,8 +31,8 @@ REFERENCE_SETUP = DATA / "reference_setup.toml"
 @click.option("--force", is_flag=True, help="Rerun every stage in --out over its outputs.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes for the MD windows (a local Dask cluster, one OpenMM thread "
-                   "each, the voltages' chains side by side); 1 runs them in this process. "
-                   "Default: 2 on a machine with 2 or more cores.")
+                   "each, the voltages' chains side by side; needs the cluster extra); 1 runs "
+                   "them in this process. Default: 2 on a machine with 2 or more cores.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def demo(out_dir: Path, reference: bool, resume: bool, force: bool, workers: int | None,
          progress: bool) -> None:
@@ -72,6 +73,10 @@ def demo(out_dir: Path, reference: bool, resume: bool, force: bool, workers: int
             workers = 2 if (os.cpu_count() or 1) >= 2 else 1
         workers = min(workers, len(setup.voltages))
         scheduler = "local" if workers > 1 and not reference else "sequential"
+        if scheduler == "local" and importlib.util.find_spec("distributed") is None:
+            click.echo("  note: Dask is not installed (pip install -e '.[cluster]'): the windows "
+                       "run in this process")
+            scheduler = "sequential"
         run_pipeline(setup, out_dir, stages=stages, scheduler=scheduler, workers=workers,
                      progress=progress, echo=click.echo, force=force)
     elapsed = time.perf_counter() - started

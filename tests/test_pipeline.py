@@ -209,6 +209,36 @@ def test_reference_demo_runs_the_downstream_stages(tmp_path):
     assert result.output.count("up to date") == 5
 
 
+@pytest.mark.parametrize("options, dask_installed, cores, scheduler, note", [
+    ([], True, 2, "local", False),        # the two voltages' chains side by side
+    ([], True, 1, "sequential", False),   # one core: no cluster
+    (["--workers", "1"], True, 4, "sequential", False),
+    ([], False, 2, "sequential", True),   # without the cluster extra: in process, with a note
+])
+def test_demo_chooses_where_its_windows_run(tmp_path, monkeypatch, options, dask_installed,
+                                            cores, scheduler, note):
+    import importlib.util
+
+    import nanopore.demo
+    import nanopore.pipeline
+
+    calls = []
+    monkeypatch.setattr(nanopore.pipeline, "run_pipeline",
+                        lambda setup, out, **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(nanopore.demo.os, "cpu_count", lambda: cores)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(nanopore.demo.importlib.util, "find_spec",
+                        lambda name, *args: None if name == "distributed" and not dask_installed
+                        else real_find_spec(name, *args))
+    result = CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "demo"), "--no-progress",
+                                       *options])
+    assert result.exit_code == 0, result.output
+    assert calls[0]["scheduler"] == scheduler
+    assert ("Dask is not installed" in result.output) == note
+    if scheduler == "local":
+        assert calls[0]["workers"] == 2
+
+
 def _demo_run(tmp_path: Path) -> Path:
     """A finished quick demo: the README set-up line's own run, resumed, or a fresh one.
 
