@@ -302,14 +302,14 @@ def _rate_states(ctx: PipelineContext, model: Any, low: float,
 
 
 def stage_rates(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, Any]]:
-    """Exact rates over the voltage scan."""
+    """Exact rates over the voltage scan, with confidence intervals when the profile has errors."""
     import warnings
 
     from langevin.plots import plot_rates
-    from langevin.rates import rates_dataset
+    from langevin.uncertainty import profile_rows, rates_for_profile
     from nanopore.profile import write_dataset
 
-    _, model = _voltage_model(ctx)
+    profile, model = _voltage_model(ctx)
     first, last = ctx.setup["pipeline"]["rate_voltages"][:2]
     low, high = model.fitted_range()
     basins, notes = _rate_states(ctx, model, low, high) or _basins(ctx, model)
@@ -320,8 +320,10 @@ def stage_rates(ctx: PipelineContext) -> tuple[list[str], list[str], dict[str, A
     volts = np.linspace(first, last, ctx.setup["pipeline"]["rate_points"])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        rates = rates_dataset(model.n, model.free_energy(volts), model.diffusion_at(volts), volts,
-                              temperature=model.temperature, inputs=["profile.nc"], **basins)
+        # the voltage model refitted to every resampled profile gives the intervals
+        rows = profile_rows(profile, voltages=volts, symmetric=True)
+        rates = rates_for_profile(profile, rows, inputs=["profile.nc"],
+                                  seed=int(ctx.setup["run"]["seed"]), **basins)
     write_dataset(rates, ctx.path("rates.nc"))
     plot_rates(rates, ctx.path("rates.png"))
     notes += sorted({str(w.message).splitlines()[0] for w in caught})

@@ -101,9 +101,19 @@ def summary_rows(out: Path, setup: Any, manifest: Manifest) -> list[tuple[str, s
                 if "n_dry" in rates and "n_wet" in rates:
                     states = (f" (between N = {float(row.n_dry):.2f} and "
                               f"{float(row.n_wet):.2f})")
+                bounds = {name: (f" ({rates.attrs.get('confidence', 0.95):.0%}: "
+                                 f"{float(row[name + '_lower']):.3g}-"
+                                 f"{float(row[name + '_upper']):.3g})"
+                                 if f"{name}_lower" in rates else "")
+                          for name in ("k_wet", "k_dry")}
                 rows.append((f"rates at {float(row.voltage):g} V",
-                             f"k_wet = {float(row.k_wet):.3g} 1/s, k_dry = {float(row.k_dry):.3g} "
-                             f"1/s{states}"))
+                             f"k_wet = {float(row.k_wet):.3g}{bounds['k_wet']} 1/s, "
+                             f"k_dry = {float(row.k_dry):.3g}{bounds['k_dry']} 1/s{states}"))
+            if "k_wet_lower" in rates:
+                rows.append(("rate intervals",
+                             f"{rates.attrs.get('interval_method', 'bootstrap')}: they "
+                             "correct for the bias that noise in Omega gives the "
+                             "rates, so an interval can lie beside its estimate"))
             ratio = np.log(rates["k_wet"].values) - np.log(rates["k_dry"].values)
             crossing = np.flatnonzero(np.diff(np.sign(ratio)) != 0)
             if crossing.size:

@@ -310,7 +310,13 @@ def test_quick_demo_shows_electrowetting_beyond_its_errors(tmp_path):
         k_wet = rates["k_wet"].values
         scan = rates["voltage"].values
         n_wet = rates["n_wet"].values
+        lower, upper = rates["k_wet_lower"].values, rates["k_wet_upper"].values
     assert np.all(np.isfinite(k_wet)) and np.all(k_wet > 0)
+    # with 95 % intervals (the voltage model refitted to resampled profiles) that
+    # separate the ends of the scan: the rise is beyond the profiles' errors
+    assert np.all((lower > 0) & (lower < upper)), (lower, upper)
+    ends = np.argsort(scan)[[0, -1]]
+    assert lower[ends[1]] > upper[ends[0]], (lower[ends], upper[ends])
     assert np.all(np.abs(n_wet - n_full) <= 0.5 * (n[1] - n[0]) + 1e-9), (n_wet, n_full)
     order = np.argsort(scan)
     assert np.all(np.diff(np.log(k_wet[order])) > 0), k_wet[order]
