@@ -79,8 +79,8 @@ def one_case(n_samples: int, correlated: bool, detect: bool, repeats: int, n_boo
     truth = bin_averaged(profile, EDGES)
     deviations, errors, filled, n_effective = [], [], [], []
     for repeat in range(repeats):
-        rng = np.random.default_rng([seed, repeat, int(correlated), n_samples])  # same data
-        # for both detection settings of a case
+        # the same data for both detection settings of a case
+        rng = np.random.default_rng([seed, repeat, int(correlated), n_samples])
         windows = synthetic_windows(profile, CENTERS, KAPPA_REDUCED, n_samples, seed=rng,
                                     correlated=correlated, interval=INTERVAL_PS)
         with warnings.catch_warnings():

@@ -12,7 +12,6 @@ deterministic, so a Dask run gives the same window files as the sequential run.
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -119,8 +118,7 @@ def run_windows_dask(setup: Setup, out: str | os.PathLike, client: Any,
             if mode == "first_voltage" and voltage != voltages[0]:
                 after.append(futures[(voltages[0], index)])
             futures[(voltage, index)] = client.submit(
-                _run_task, values, setup.source, str(out), voltage, index, *after, pure=False,
-                key=f"window-{voltage:+.3f}V-{index:02d}-{uuid.uuid4().hex[:8]}")
+                _run_task, values, setup.source, str(out), voltage, index, *after, pure=False)
             previous = index
     bar = None
     if progress:

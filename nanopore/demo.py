@@ -40,8 +40,8 @@ def demo(out_dir: Path, reference: bool, resume: bool, force: bool, workers: int
 
     Without options: restrained MD of the quick setup (9 windows of 15 ps at 0 V
     and 2 V, the two voltages' chains side by side; about 7 minutes on 2 CPU
-    cores), WHAM profiles, the voltage model,
-    rates, I-V loops and a report. The pore is dry at 0 V and wet at 2 V; the
+    cores), WHAM profiles, the voltage model, rates with 95 % intervals, I-V
+    loops and a report. The pore is dry at 0 V and wet at 2 V; the
     short windows resolve that (their bootstrap errors are a few kT against a
     shift of tens of kT) but not finer detail. With --reference: the same
     downstream stages on the bundled profiles from 8 to 13 times longer runs at
