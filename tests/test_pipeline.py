@@ -319,7 +319,12 @@ def test_quick_demo_shows_electrowetting_beyond_its_errors(tmp_path):
     assert lower[ends[1]] > upper[ends[0]], (lower[ends], upper[ends])
     assert np.all(np.abs(n_wet - n_full) <= 0.5 * (n[1] - n[0]) + 1e-9), (n_wet, n_full)
     order = np.argsort(scan)
-    assert np.all(np.diff(np.log(k_wet[order])) > 0), k_wet[order]
+    # near the top of the scan the barrier is gone and k_wet can flatten or dip a little
+    # (a CI demo: 9.1e9 at 1.8 V, 8.1e9 at 2 V, interval 4.7e9-5.0e10); a fall is
+    # allowed only within the errors: no estimate lies below the lower bound of any
+    # lower voltage
+    assert np.all(k_wet[order] >= np.maximum.accumulate(lower[order])), (k_wet[order],
+                                                                        lower[order])
     assert k_wet[order][-1] > 100.0 * k_wet[order][0], k_wet[order]
 
 
