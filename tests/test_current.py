@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from click.testing import CliRunner
+from scipy import stats
 
 openmm = pytest.importorskip("openmm")
 
@@ -16,6 +17,7 @@ from md_setups.current import (
     CurrentError,
     _charges_and_ions,
     block_mean,
+    counting_error,
     plane_crossings,
     read_conductance,
     sample_current,
@@ -26,6 +28,13 @@ from md_setups.current import (
 #: edge of the bulk electrolyte box (nm)
 EDGE = 1.8
 VOLTAGES = (0.0, 1.0, 2.0)
+#: blocks of the error estimates: 1.2 ps each, longer than the current's correlation
+N_BLOCKS = 10
+#: a deviation this many block errors wide has probability 1e-3 (Student t, N_BLOCKS - 1
+#: degrees of freedom: the block error is itself estimated from N_BLOCKS means);
+#: over 8 ps runs with 5 blocks and a limit of 3.5, seeds 0-10 of this box gave a
+#: zero-voltage current 3.7 errors wide, and a CI run one 4.8 wide
+T_LIMIT = float(stats.t.ppf(1.0 - 0.0005, N_BLOCKS - 1))
 
 
 def bulk_box(seed: int = 5):
@@ -48,7 +57,7 @@ def bulk_box(seed: int = 5):
     return system, np.array(modeller.getPositions().value_in_unit(unit.nanometer))
 
 
-def run_bulk(system, positions, voltage: float, seed: int, picoseconds: float = 8.0):
+def run_bulk(system, positions, voltage: float, seed: int, picoseconds: float = 12.0):
     from md_setups.forces import VOLTAGE, voltage_parameter
 
     integrator = openmm.LangevinMiddleIntegrator(300.0, 1.0, 0.002)
@@ -74,22 +83,29 @@ def run_bulk(system, positions, voltage: float, seed: int, picoseconds: float = 
 @pytest.fixture(scope="module")
 def bulk_runs():
     system, positions = bulk_box()
-    return {v: summarise(run_bulk(system, positions, v, seed=21 + k), n_blocks=5)
+    return {v: summarise(run_bulk(system, positions, v, seed=21 + k), n_blocks=N_BLOCKS)
             for k, v in enumerate(VOLTAGES)}
 
 
 def test_zero_current_without_voltage(bulk_runs):
     rest = bulk_runs[0.0]
     for name in ("velocity", "displacement", "crossings"):
-        assert abs(rest[f"current_{name}"]) < 3.5 * rest[f"current_{name}_error"] + 1e-9, name
+        assert abs(rest[f"current_{name}"]) < T_LIMIT * rest[f"current_{name}_error"], name
 
 
-def test_current_is_linear_in_voltage_in_bulk(bulk_runs):
+def test_current_follows_the_voltage_in_bulk(bulk_runs):
+    """Positive currents that grow with the voltage, and a conductance beyond its error.
+
+    Not a ratio I(2 V) = 2 I(1 V): 2 V across this 1.8 nm box is a field of 1.1 V/nm,
+    strong enough to break ion pairs of 2 M KCl (the second Wien effect), and the current
+    grows faster than the voltage: 16 ps runs of this box (seeds 1-3) gave
+    I(2 V) / 2 I(1 V) = 1.16, 1.34 and 2.55 (+- 0.8), always above 1.
+    """
     one, two = bulk_runs[1.0], bulk_runs[2.0]
     i1, e1 = one["current_displacement"], one["current_displacement_error"]
     i2, e2 = two["current_displacement"], two["current_displacement_error"]
-    assert i1 > 2.5 * e1 and i2 > 3 * e2  # cations drift along +z, anions along -z: I > 0
-    assert abs(i2 - 2 * i1) < 3.5 * np.hypot(e2, 2 * e1)
+    assert i1 > 2 * e1 and i2 > 3 * e2  # cations drift along +z, anions along -z: I > 0
+    assert i2 > i1, (i1, i2)
     g, g_error = slope_through_origin(np.array(VOLTAGES), np.array([bulk_runs[v]["current_displacement"] for v in VOLTAGES]),
                                       np.array([bulk_runs[v]["current_displacement_error"] for v in VOLTAGES]))
     assert g > 3 * g_error
@@ -100,7 +116,7 @@ def test_the_estimators_agree_within_errors(bulk_runs):
         d, ed = run["current_displacement"], run["current_displacement_error"]
         for other in ("velocity", "crossings"):
             o, eo = run[f"current_{other}"], run[f"current_{other}_error"]
-            assert abs(o - d) < 3.5 * np.hypot(ed, eo), (v, other)
+            assert abs(o - d) < T_LIMIT * np.hypot(ed, eo), (v, other)
 
 
 def test_one_moving_ion_gives_exact_currents_and_crossings():
@@ -144,6 +160,32 @@ def test_one_moving_ion_gives_exact_currents_and_crossings():
     # 5 nm travelled: the plane at z = 1 and its image at z = 5 are crossed once each
     assert summary["crossings_cation"] == 2 and summary["crossings_anion"] == 0
     assert summary["current_crossings"] == pytest.approx(2 * NANOAMPERE_PER_E_PER_PS / 20.0)
+
+
+def test_counting_error_of_the_crossing_current():
+    from md_setups.current import NANOAMPERE_PER_E_PER_PS
+
+    # four single-ion crossings (net charge 2) in 10 ps: var(Q) = 4 e^2
+    charge = np.array([1.0, 0.0, -1.0, 1.0, 0.0, 1.0])
+    assert counting_error(charge, 10.0) == pytest.approx(2.0 / 10.0 * NANOAMPERE_PER_E_PER_PS)
+    # no crossing at all: one elementary charge over the run, never an exact zero
+    assert counting_error(np.zeros(6), 8.0) == pytest.approx(NANOAMPERE_PER_E_PER_PS / 8.0)
+    with pytest.raises(CurrentError, match="no current"):
+        counting_error(charge, 0.0)
+
+
+def test_run_without_crossings_has_a_nonzero_crossing_error():
+    """A dry pore (or a short run) crosses nothing: the crossing current is 0 +- 1 e / T."""
+    from md_setups.current import NANOAMPERE_PER_E_PER_PS, CurrentSeries
+
+    time = np.arange(1, 21, dtype=float)  # 20 samples, 1 ps apart
+    zeros = np.zeros(20)
+    series = CurrentSeries(time=time, velocity=zeros, displacement=zeros,
+                           crossings=np.zeros((20, 2), dtype=int), crossing_charge=zeros,
+                           n=np.full(20, np.nan))
+    summary = summarise(series, 4)
+    assert summary["current_crossings"] == 0.0
+    assert summary["current_crossings_error"] == pytest.approx(NANOAMPERE_PER_E_PER_PS / 20.0)
 
 
 def test_plane_crossings_and_block_errors_are_exact():
