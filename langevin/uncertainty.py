@@ -467,6 +467,36 @@ def rates_for_profile(
 
 #: Loop quantities that get intervals, and whether they are positive (intervals in log space).
 LOOP_QUANTITIES = {"loop_area": True, "wetting_voltage": False, "drying_voltage": False}
+#: the normalised loop area (|lobe 1| + |lobe 2|) / (I_max V0) cannot exceed 2: each lobe
+#: lies inside the rectangle 0 <= |V| <= V0, |I| <= I_max
+LOOP_AREA_MAX = 2.0
+
+
+def physical_bounds(name: str, lower: np.ndarray, upper: np.ndarray,
+                    amplitude: float) -> tuple[np.ndarray, np.ndarray]:
+    """Clip an interval of a loop quantity to the values the quantity can take.
+
+    Basic bootstrap intervals reflect the resampled values about the estimate; where
+    resampled profiles move the rates by decades (and the loop's peak frequency with
+    them) the reflection can leave the physical range. The bound that lies outside is
+    moved onto the range's edge.
+
+    Parameters
+    ----------
+    name : str
+        ``loop_area`` (range [0, LOOP_AREA_MAX]) or a switching voltage
+        (``wetting_voltage``, ``drying_voltage``: range [-V0, V0], V).
+    lower, upper : ndarray
+        Interval bounds in the quantity's units.
+    amplitude : float
+        V0, the drive's amplitude (V).
+
+    Returns
+    -------
+    lower, upper : ndarray
+    """
+    low, high = (0.0, LOOP_AREA_MAX) if name == "loop_area" else (-amplitude, amplitude)
+    return np.clip(lower, low, high), np.clip(upper, low, high)
 
 
 def loop_intervals(
@@ -510,7 +540,8 @@ def loop_intervals(
     -------
     xarray.Dataset
         ``loops`` with ``loop_area_lower``/``_upper``, ``wetting_voltage_lower``/
-        ``_upper``, ``drying_voltage_lower``/``_upper`` along ``frequency``.
+        ``_upper``, ``drying_voltage_lower``/``_upper`` along ``frequency``, each
+        within the quantity's range (:func:`physical_bounds`).
     """
     from tqdm.auto import tqdm
 
@@ -545,15 +576,15 @@ def loop_intervals(
             log_draws[~np.isfinite(log_draws)] = np.nan
             lower, upper = basic_interval(log_hat, log_draws, confidence)
             reported = np.asarray(loops[name].values, dtype=float)
-            bounds = {"lower": reported * np.exp(lower - log_hat),
-                      "upper": reported * np.exp(upper - log_hat)}
+            lower, upper = reported * np.exp(lower - log_hat), reported * np.exp(upper - log_hat)
         else:
             lower, upper = basic_interval(hat, draws, confidence)
             shift = np.asarray(loops[name].values, dtype=float) - hat
-            # a switching voltage lies within the drive's range by definition
-            limit = float(loops.attrs.get("amplitude", np.inf))
-            bounds = {"lower": np.clip(lower + shift, -limit, limit),
-                      "upper": np.clip(upper + shift, -limit, limit)}
+            lower, upper = lower + shift, upper + shift
+        # a loop area lies in [0, 2], a switching voltage within the drive's range
+        lower, upper = physical_bounds(name, lower, upper,
+                                       float(loops.attrs.get("amplitude", np.inf)))
+        bounds = {"lower": lower, "upper": upper}
         for side, data in bounds.items():
             out[f"{name}_{side}"] = (("frequency",), data)
             out[f"{name}_{side}"].attrs.update(

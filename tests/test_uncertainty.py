@@ -150,6 +150,20 @@ def test_hysteresis_gives_intervals_on_loop_areas_and_switching_voltages(tmp_pat
             assert np.all(np.isfinite(lower)) and np.all(lower < upper), name
             assert np.all(lower <= value) and np.all(value <= upper), name
         assert np.all(ds["wetting_voltage_upper"] <= 0.5)  # within the drive's range
+        assert np.all((ds["loop_area_lower"] >= 0.0) & (ds["loop_area_upper"] <= 2.0))
+
+
+def test_loop_intervals_stay_in_the_physical_range():
+    """A demo's profiles gave a loop area of 0.902 with a basic interval of 1.015-21.4."""
+    from langevin.uncertainty import LOOP_AREA_MAX, physical_bounds
+
+    lower, upper = physical_bounds("loop_area", np.array([1.015, -0.1, 0.2]),
+                                   np.array([21.4, 0.5, 0.4]), amplitude=0.5)
+    assert LOOP_AREA_MAX == 2.0
+    assert lower.tolist() == [1.015, 0.0, 0.2] and upper.tolist() == [2.0, 0.5, 0.4]
+    lower, upper = physical_bounds("wetting_voltage", np.array([-0.7, 0.1]),
+                                   np.array([0.3, 0.9]), amplitude=0.5)
+    assert lower.tolist() == [-0.5, 0.1] and upper.tolist() == [0.3, 0.5]
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -100,3 +100,33 @@ def test_lens_and_train_run_on_the_bundled_model(smollm2, tmp_path):
                   "--no-progress")  # fmt: skip
     assert res.exit_code == 0, res.output
     assert (tmp_path / "out" / "model.layers.0.mlp" / "cfg.json").is_file()
+
+
+def test_gguf_model_is_converted_once_and_loads_the_same_from_the_cache(tmp_path, monkeypatch):
+    """The second process loads the saved conversion: same weights, tokens and chat template."""
+    import torch
+
+    from interp.models import bundled
+
+    try:
+        gguf = smollm2_gguf()
+    except FileNotFoundError as err:
+        pytest.fail(f"{err} (the README's set-up line installs it)")
+    monkeypatch.setenv(bundled.CACHE_ENV, str(tmp_path / "cache"))
+    folder = bundled.converted_folder(gguf)
+    assert folder.parent == tmp_path / "cache" and not folder.exists()
+    load = bundled.load_causal_lm.__wrapped__  # past the in-process cache
+    model, tokenizer = load("smollm2")
+    assert (folder / "COMPLETE").is_file() and (folder / "model.safetensors").is_file()
+    assert not list(folder.glob("*.bin")) and not list(folder.glob("*.pkl"))
+    cached_model, cached_tokenizer = load("smollm2")
+    text = "The soup simmered with garlic and onions."
+    ids = tokenizer(text, return_tensors="pt")["input_ids"]
+    assert torch.equal(cached_tokenizer(text, return_tensors="pt")["input_ids"], ids)
+    assert cached_tokenizer.chat_template == tokenizer.chat_template
+    assert cached_tokenizer.pad_token_id == tokenizer.pad_token_id
+    with torch.no_grad():
+        assert torch.equal(cached_model(ids).logits, model(ids).logits)
+    # a cache that cannot be written only costs the conversion
+    monkeypatch.setenv(bundled.CACHE_ENV, "/proc/interp-cache")
+    assert load("smollm2")[0] is not None
