@@ -32,7 +32,7 @@ VOLTAGES = (0.0, 1.0, 2.0)
 N_BLOCKS = 10
 #: a deviation this many block errors wide has probability 1e-3 (Student t, N_BLOCKS - 1
 #: degrees of freedom: the block error is itself estimated from N_BLOCKS means);
-#: over 8 ps runs with 5 blocks and a limit of 3.5, seeds 0-10 of this box gave a
+#: over 8 ps runs with 5 blocks and a limit of 3.5, seeds 0-11 of this box gave a
 #: zero-voltage current 3.7 errors wide, and a CI run one 4.8 wide
 T_LIMIT = float(stats.t.ppf(1.0 - 0.0005, N_BLOCKS - 1))
 

@@ -128,7 +128,7 @@ def test_dask_local_cluster_gives_the_sequential_windows(tmp_path):
     setup = tiny_setup(tmp_path, simulation={"platform": "Reference"},
                        run={"equilibration": 0.01, "production": 0.04})
     sequential = run_windows(setup, tmp_path / "sequential", progress=False)
-    # the same build (a minimisation on the Reference platform takes most of a minute)
+    # the Dask run starts from the sequential run's build instead of building it again
     import shutil
 
     shutil.copytree(tmp_path / "sequential" / "build", tmp_path / "dask" / "build")
